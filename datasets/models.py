@@ -1,0 +1,209 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from projects.models import Project
+
+
+class Dataset(models.Model):
+    class Status(models.TextChoices):
+        CREATE_IN_PROGRESS = "CREATE_IN_PROGRESS"
+        CREATE_COMPLETE = "CREATE_COMPLETE"
+        CREATE_FAILED = "CREATE_FAILED"
+        UPDATE_IN_PROGRESS = "UPDATE_IN_PROGRESS"
+        UPDATE_COMPLETE = "UPDATE_COMPLETE"
+        UPDATE_FAILED = "UPDATE_FAILED"
+        DELETE_IN_PROGRESS = "DELETE_IN_PROGRESS"
+
+    class StatusMessageCode(models.TextChoices):
+        SUCCESS = "SUCCESS"
+        SERVICE_ERROR = "SERVICE_ERROR"
+        CLIENT_ERROR = "CLIENT_ERROR"
+
+    class Type(models.TextChoices):
+        TRAIN = "TRAIN", "Training"
+        TEST = "TEST", "Test"
+
+    IN_PROGRESS = (Status.CREATE_IN_PROGRESS, Status.UPDATE_IN_PROGRESS, Status.DELETE_IN_PROGRESS)
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="datasets")
+    name = models.CharField("Dataset name", max_length=255)
+    dataset_type = models.CharField(max_length=8, choices=Type.choices, default=Type.TRAIN)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.CREATE_IN_PROGRESS)
+    status_message = models.TextField(blank=True)
+    status_message_code = models.CharField(max_length=16, choices=StatusMessageCode.choices, blank=True)
+    arn_suffix = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="dataset_name_unique_per_project"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def arn(self) -> str:
+        return (
+            f"arn:aws:rekognition:{settings.AWS_DEFAULT_REGION}:{self.project.account_id}:"
+            f"project/{self.project.name}/dataset/{self.dataset_type.lower()}/{self.arn_suffix}"
+        )
+
+    @property
+    def is_in_progress(self) -> bool:
+        return self.status in self.IN_PROGRESS
+
+
+class Label(models.Model):
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["dataset", "name"], name="label_name_unique_per_dataset")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ImportJob(models.Model):
+    class Source(models.TextChoices):
+        S3_FOLDER = "S3_FOLDER", "Import images from S3 bucket"
+        UPLOAD = "UPLOAD", "Upload images from your computer"
+        MANIFEST = "MANIFEST", "Import images labeled by SageMaker Ground Truth"
+        COPY = "COPY", "Copy an existing Amazon Rekognition Custom Labels dataset"
+
+    class Status(models.TextChoices):
+        QUEUED = "QUEUED", "Queued"
+        IN_PROGRESS = "IN_PROGRESS", "In progress"
+        SUCCEEDED = "SUCCEEDED", "Succeeded"
+        FAILED = "FAILED", "Failed"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="import_jobs")
+    source = models.CharField(max_length=16, choices=Source.choices)
+    parameters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    message = models.TextField(blank=True)
+    # Filled by the listing task as it goes.
+    found = models.PositiveIntegerField(default=0, help_text="Images found in the source.")
+    skipped = models.PositiveIntegerField(default=0, help_text="Objects that are not images.")
+    already_present = models.PositiveIntegerField(default=0, help_text="Images the dataset already held.")
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    listing_done = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="importjob_status_heartbeat")]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} → {self.dataset}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
+class ImportChunk(models.Model):
+    """One listing page's images, handed to one worker task. `seq` makes a re-listed page idempotent."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="chunks")
+    seq = models.PositiveIntegerField()
+    items = models.JSONField(default=list)
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "seq"], name="importchunk_unique_seq")]
+
+
+class ImportReportItem(models.Model):
+    """A source object that was not imported (skipped), listed in the import's report."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="report_items")
+    key = models.TextField()
+    reason = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "key"], name="importreport_unique_key")]
+
+
+class Image(models.Model):
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="images")
+    source_ref = models.TextField("source-ref")
+    file_name = models.CharField(max_length=1024, db_index=False)
+    import_job = models.ForeignKey(ImportJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="images")
+    format = models.CharField(max_length=8, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    etag = models.CharField(max_length=128, blank=True)
+    thumbnail_key = models.CharField(max_length=1024, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    # Kept by the services that add or remove labels and boxes, so the Labeled filter is an index scan.
+    is_labeled = models.BooleanField(default=False)
+    labels = models.ManyToManyField(Label, through="ImageLabel", related_name="images")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "source_ref"], name="image_source_ref_unique_per_dataset"),
+        ]
+        indexes = [
+            models.Index(fields=["dataset", "id"], name="image_dataset_id"),
+            models.Index(fields=["dataset", "is_labeled", "id"], name="image_dataset_labeled"),
+            models.Index(
+                fields=["dataset", "id"], name="image_dataset_errors", condition=~Q(error_code="")
+            ),
+            models.Index(fields=["dataset", "file_name"], name="image_dataset_file_name"),
+            models.Index(fields=["import_job"], name="image_import_job"),
+        ]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def has_error(self) -> bool:
+        return bool(self.error_code)
+
+
+class ImageLabel(models.Model):
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="image_labels")
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="image_labels")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["image", "label"], name="imagelabel_unique")]
+        indexes = [models.Index(fields=["label", "image"], name="imagelabel_label_image")]
+
+    def __str__(self) -> str:
+        return f"{self.image_id}:{self.label_id}"
+
+
+class BoundingBox(models.Model):
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="boxes")
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="boxes")
+    left = models.PositiveIntegerField()
+    top = models.PositiveIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["label", "image"], name="bbox_label_image")]
+        constraints = [
+            models.CheckConstraint(condition=Q(width__gt=1) & Q(height__gt=1), name="bbox_larger_than_1px"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.left},{self.top},{self.width},{self.height})"

@@ -1,0 +1,13 @@
+from django.db.models import Count, QuerySet
+from django.shortcuts import get_object_or_404
+
+from .models import Project
+
+
+def project_list(*, user) -> QuerySet[Project]:
+    return Project.objects.filter(owner=user).annotate(dataset_count=Count("datasets")).order_by("-created_at", "-id")
+
+
+def project_get(*, user, pk: int) -> Project:
+    """The user's project, or 404 — never another user's."""
+    return get_object_or_404(Project, owner=user, pk=pk)

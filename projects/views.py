@@ -1,0 +1,78 @@
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from customlabels import s3
+
+from . import selectors, services
+from .errors import ProjectError
+from .forms import ConfirmDeleteForm, ProjectCreateForm
+from .middleware import console_bucket_exempt
+
+PROJECTS_PER_PAGE = 20
+
+
+@console_bucket_exempt
+@require_http_methods(["GET", "POST"])
+def first_time_setup(request):
+    bucket = services.console_bucket_get_or_propose()
+    if bucket.is_created:
+        return redirect("projects:list")
+    error = None
+    if request.method == "POST":
+        try:
+            services.console_bucket_create()
+        except s3.S3Error as exc:
+            error = f"The console bucket could not be created: {exc}"
+        else:
+            messages.success(request, f"The console bucket {bucket.name} was created.")
+            return redirect("projects:list")
+    return render(request, "projects/first_time_setup.html", {"bucket": bucket, "error": error})
+
+
+@require_http_methods(["GET"])
+def project_list(request):
+    page = Paginator(selectors.project_list(user=request.user), PROJECTS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "projects/project_list.html", {"page": page})
+
+
+@require_http_methods(["GET", "POST"])
+def project_create(request):
+    form = ProjectCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            project = services.project_create(owner=request.user, name=form.cleaned_data["name"])
+        except ProjectError as exc:
+            form.add_error(exc.field, str(exc))
+        else:
+            messages.success(request, f"Project {project.name} was created.")
+            return redirect("projects:detail", pk=project.pk)
+    return render(request, "projects/project_create.html", {"form": form})
+
+
+@require_http_methods(["GET"])
+def project_detail(request, pk):
+    project = selectors.project_get(user=request.user, pk=pk)
+    datasets = list(project.datasets.annotate(image_count=Count("images")).order_by("-created_at", "-id"))
+    context = {"project": project, "datasets": datasets, "polling": any(d.is_in_progress for d in datasets)}
+    if request.htmx and request.htmx.target == "datasets":
+        return render(request, "projects/project_detail.html#datasets", context)
+    return render(request, "projects/project_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def project_delete(request, pk):
+    project = selectors.project_get(user=request.user, pk=pk)
+    form = ConfirmDeleteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.project_delete(project=project)
+        except ProjectError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Project {project.name} was deleted.")
+            return redirect("projects:list")
+    dataset_count = project.datasets.count()
+    return render(request, "projects/project_delete.html", {"project": project, "form": form, "dataset_count": dataset_count})
