@@ -160,3 +160,4 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
     },
 }
+CELERY_TASK_ROUTES = {"datasets.tasks.image_thumbnails_task": {"queue": "thumbnails"}}

@@ -123,6 +123,9 @@ class ImportChunk(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "seq"], name="importchunk_unique_seq")]
 
+    def __str__(self) -> str:
+        return f"chunk {self.seq} of job {self.job_id}"
+
 
 class ImportReportItem(models.Model):
     """A source object that was not imported (skipped), listed in the import's report."""
@@ -133,6 +136,9 @@ class ImportReportItem(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "key"], name="importreport_unique_key")]
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class Image(models.Model):
@@ -161,9 +167,7 @@ class Image(models.Model):
         indexes = [
             models.Index(fields=["dataset", "id"], name="image_dataset_id"),
             models.Index(fields=["dataset", "is_labeled", "id"], name="image_dataset_labeled"),
-            models.Index(
-                fields=["dataset", "id"], name="image_dataset_errors", condition=~Q(error_code="")
-            ),
+            models.Index(fields=["dataset", "id"], name="image_dataset_errors", condition=~Q(error_code="")),
             models.Index(fields=["dataset", "file_name"], name="image_dataset_file_name"),
             models.Index(fields=["import_job"], name="image_import_job"),
         ]

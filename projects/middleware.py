@@ -1,8 +1,8 @@
+from django.conf import settings
 from django.shortcuts import redirect
 from django.urls import reverse
 
 from .models import ConsoleBucket
-from django.conf import settings
 
 
 class ConsoleBucketRequiredMiddleware:
@@ -19,9 +19,7 @@ class ConsoleBucketRequiredMiddleware:
             return None
         if request.path.startswith(("/admin/", "/accounts/", "/static/")):
             return None
-        exists = ConsoleBucket.objects.filter(
-            region=settings.AWS_DEFAULT_REGION, created_at__isnull=False
-        ).exists()
+        exists = ConsoleBucket.objects.filter(region=settings.AWS_DEFAULT_REGION, created_at__isnull=False).exists()
         if exists:
             return None
         url = reverse("projects:first_time_setup")

@@ -75,4 +75,6 @@ def project_delete(request, pk):
             messages.success(request, f"Project {project.name} was deleted.")
             return redirect("projects:list")
     dataset_count = project.datasets.count()
-    return render(request, "projects/project_delete.html", {"project": project, "form": form, "dataset_count": dataset_count})
+    return render(
+        request, "projects/project_delete.html", {"project": project, "form": form, "dataset_count": dataset_count}
+    )

@@ -1,0 +1,173 @@
+"""Reads for datasets: the gallery's filtered, keyset-paginated images, statistics and progress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from .models import Dataset, Image, ImageLabel, ImportJob, Label
+
+PAGE_SIZE = 50
+
+
+def dataset_get(*, user, pk: int) -> Dataset:
+    """The user's dataset, or 404 — never another user's."""
+    return get_object_or_404(Dataset.objects.select_related("project"), pk=pk, project__owner=user)
+
+
+def image_get(*, user, pk: int) -> Image:
+    return get_object_or_404(
+        Image.objects.select_related("dataset__project").prefetch_related("labels"),
+        pk=pk,
+        dataset__project__owner=user,
+    )
+
+
+@dataclass(frozen=True)
+class GalleryFilter:
+    """What the left pane selects: all, labeled, unlabeled, errors, or one label (by id)."""
+
+    show: str = "all"
+    label_id: int | None = None
+
+    CHOICES = ("all", "labeled", "unlabeled", "errors")
+
+    @classmethod
+    def from_query(cls, query) -> GalleryFilter:
+        label = query.get("label", "")
+        if label.isdigit():
+            return cls(show="label", label_id=int(label))
+        show = query.get("show", "all")
+        return cls(show=show if show in cls.CHOICES else "all")
+
+    def as_query(self) -> dict[str, str]:
+        if self.show == "label":
+            return {"label": str(self.label_id)}
+        return {} if self.show == "all" else {"show": self.show}
+
+
+def _filtered(*, dataset: Dataset, filters: GalleryFilter) -> QuerySet[Image]:
+    qs = Image.objects.filter(dataset=dataset)
+    if filters.show == "labeled":
+        qs = qs.filter(is_labeled=True)
+    elif filters.show == "unlabeled":
+        qs = qs.filter(is_labeled=False)
+    elif filters.show == "errors":
+        qs = qs.exclude(error_code="")
+    elif filters.show == "label":
+        qs = qs.filter(image_labels__label_id=filters.label_id)
+    return qs
+
+
+@dataclass
+class GalleryPage:
+    images: list[Image]
+    next_after: int | None
+    prev_before: int | None
+    has_prev: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def dataset_images(
+    *, dataset: Dataset, filters: GalleryFilter, after: int | None = None, before: int | None = None
+) -> GalleryPage:
+    """One page of the gallery by keyset on id: every page costs the same however deep it is."""
+    qs = _filtered(dataset=dataset, filters=filters).prefetch_related(
+        Prefetch("labels", queryset=Label.objects.only("id", "name").order_by("name"))
+    )
+    if before is not None:
+        rows = list(qs.filter(id__lt=before).order_by("-id")[: PAGE_SIZE + 1])
+        has_prev = len(rows) > PAGE_SIZE
+        rows = list(reversed(rows[:PAGE_SIZE]))
+        has_next = True
+    else:
+        if after is not None:
+            qs = qs.filter(id__gt=after)
+        rows = list(qs.order_by("id")[: PAGE_SIZE + 1])
+        has_next = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        has_prev = after is not None
+    return GalleryPage(
+        images=rows,
+        next_after=rows[-1].id if rows and has_next else None,
+        prev_before=rows[0].id if rows and has_prev else None,
+        has_prev=has_prev,
+    )
+
+
+@dataclass(frozen=True)
+class DatasetStats:
+    total: int
+    labeled: int
+    labels: int
+    errors: int
+
+    @property
+    def unlabeled(self) -> int:
+        return self.total - self.labeled
+
+
+def dataset_stats(*, dataset: Dataset) -> DatasetStats:
+    """DescribeDataset's DatasetStats (spec §6.8): TotalEntries, LabeledEntries, TotalLabels, ErrorEntries."""
+    agg = Image.objects.filter(dataset=dataset).aggregate(
+        total=Count("id"),
+        labeled=Count("id", filter=Q(is_labeled=True)),
+        errors=Count("id", filter=~Q(error_code="")),
+    )
+    return DatasetStats(total=agg["total"], labeled=agg["labeled"], errors=agg["errors"], labels=dataset.labels.count())
+
+
+def dataset_labels_with_counts(*, dataset: Dataset) -> list[Label]:
+    """Every label of the dataset with `image_count`, ordered by name."""
+    counts = dict(
+        ImageLabel.objects.filter(label__dataset=dataset)
+        .values_list("label_id")
+        .annotate(n=Count("id"))
+        .values_list("label_id", "n")
+    )
+    labels = list(dataset.labels.order_by("name"))
+    for label in labels:
+        label.image_count = counts.get(label.id, 0)
+    return labels
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    job: ImportJob
+    imported: int
+    with_errors: int
+    thumbnails: int
+    thumbnails_pending: int
+
+    @property
+    def percent(self) -> int:
+        job = self.job
+        if job.is_finished:
+            return 100
+        if not job.found:
+            return 0
+        # Listing is unbounded until done; weight header reads by what has been found so far.
+        done = self.imported + job.already_present
+        return min(99, int(100 * done / max(job.found, 1)))
+
+
+def import_progress(*, job: ImportJob) -> ImportProgress:
+    agg = job.images.aggregate(
+        imported=Count("id"),
+        with_errors=Count("id", filter=~Q(error_code="")),
+        thumbnails=Count("id", filter=~Q(thumbnail_key="")),
+    )
+    pending = agg["imported"] - agg["with_errors"] - agg["thumbnails"]
+    return ImportProgress(
+        job=job,
+        imported=agg["imported"],
+        with_errors=agg["with_errors"],
+        thumbnails=agg["thumbnails"],
+        thumbnails_pending=max(0, pending),
+    )
+
+
+def dataset_latest_import(*, dataset: Dataset) -> ImportJob | None:
+    return dataset.import_jobs.order_by("-created_at", "-id").first()

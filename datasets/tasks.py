@@ -1,0 +1,75 @@
+"""Celery tasks: load by id, call a service, return. Retries and failure handling live here."""
+
+import logging
+
+from celery import Task, shared_task
+
+from customlabels import s3
+
+from . import services
+from .models import Dataset, ImportChunk
+
+log = logging.getLogger(__name__)
+
+RETRY = {
+    "autoretry_for": (s3.S3Unreachable,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 6,
+}
+
+
+class ImportTask(Task):
+    """When an import step gives up, the dataset shows CREATE_FAILED with the reason instead of hanging."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def job_id(self, args, kwargs):
+        return args[0] if args else kwargs.get("job_id")
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        job_id = self.job_id(args, kwargs)
+        if job_id is None:
+            return
+        if isinstance(exc, s3.S3Unreachable):
+            message, code = (
+                f"S3 could not be reached, so the import stopped. {exc}",
+                Dataset.StatusMessageCode.SERVICE_ERROR,
+            )
+        elif isinstance(exc, s3.S3Error):
+            message, code = str(exc), Dataset.StatusMessageCode.CLIENT_ERROR
+        else:
+            log.error("Import task %s failed", self.name, exc_info=einfo.exc_info if einfo else None)
+            message, code = "The import failed because of an internal error.", Dataset.StatusMessageCode.SERVICE_ERROR
+        services.import_fail(job_id=job_id, message=message, code=code)
+
+
+def _job_of_chunk(chunk_id: int) -> int | None:
+    return ImportChunk.objects.filter(pk=chunk_id).values_list("job_id", flat=True).first()
+
+
+class ChunkTask(ImportTask):
+    def job_id(self, args, kwargs):
+        return _job_of_chunk(args[0] if args else kwargs.get("chunk_id"))
+
+
+@shared_task(base=ImportTask, **RETRY)
+def import_list_task(job_id: int) -> None:
+    services.import_list(job_id=job_id)
+
+
+@shared_task(base=ChunkTask, **RETRY)
+def import_chunk_task(chunk_id: int) -> None:
+    image_ids = services.import_chunk(chunk_id=chunk_id)
+    for i in range(0, len(image_ids), services.THUMBNAIL_BATCH):
+        image_thumbnails_task.delay(image_ids[i : i + services.THUMBNAIL_BATCH])
+    job_id = _job_of_chunk(chunk_id)
+    if job_id:
+        services.import_finish_if_done(job_id=job_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, queue="thumbnails", **RETRY)
+def image_thumbnails_task(image_ids: list[int]) -> None:
+    services.images_thumbnails_make(image_ids=image_ids)
