@@ -55,6 +55,5 @@ class Project(models.Model):
     @property
     def arn(self) -> str:
         return (
-            f"arn:aws:rekognition:{settings.AWS_DEFAULT_REGION}:{self.account_id}:"
-            f"project/{self.name}/{self.arn_suffix}"
+            f"arn:aws:rekognition:{settings.AWS_DEFAULT_REGION}:{self.account_id}:project/{self.name}/{self.arn_suffix}"
         )
