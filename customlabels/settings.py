@@ -62,6 +62,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "projects.context_processors.console",
             ],
+            "builtins": ["template_partials.templatetags.partials"],
         },
     },
 ]

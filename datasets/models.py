@@ -95,6 +95,7 @@ class ImportJob(models.Model):
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
     listing_done = models.BooleanField(default=False)
+    thumbnails_error = models.TextField(blank=True, help_text="Why thumbnails could not be made, if they could not.")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -290,7 +290,7 @@ def import_finish_if_done(*, job_id: int) -> bool:
         imported = job.images.count()
         job.status = ImportJob.Status.SUCCEEDED
         job.finished_at = now
-        job.message = f"{imported} images imported, {job.skipped} objects skipped."
+        job.message = f"{imported} imported, {job.skipped} skipped (not images)."
         job.save(update_fields=["status", "finished_at", "message"])
         dataset = Dataset.objects.select_for_update().get(pk=job.dataset_id)
         if dataset.status == Dataset.Status.CREATE_IN_PROGRESS:
@@ -385,3 +385,9 @@ def images_thumbnails_make(*, image_ids: list[int]) -> int:
             else:
                 Image.objects.filter(pk=pk).update(error_code=rules.ERROR_INVALID_IMAGE, error_message=error)
     return made
+
+
+def images_thumbnails_failed(*, image_ids: list[int], message: str) -> None:
+    """Record on the images' import jobs why their thumbnails could not be made."""
+    job_ids = Image.objects.filter(pk__in=image_ids).exclude(import_job=None).values_list("import_job_id", flat=True)
+    ImportJob.objects.filter(pk__in=set(job_ids)).update(thumbnails_error=f"Thumbnails could not be made: {message}")

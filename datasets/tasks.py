@@ -70,6 +70,20 @@ def import_chunk_task(chunk_id: int) -> None:
         services.import_finish_if_done(job_id=job_id)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, queue="thumbnails", **RETRY)
+class ThumbnailTask(Task):
+    """When thumbnails cannot be stored, the import's progress says why instead of waiting forever."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        image_ids = args[0] if args else kwargs.get("image_ids", [])
+        message = (
+            str(exc) if isinstance(exc, s3.S3Error) else "Thumbnails could not be made because of an internal error."
+        )
+        services.images_thumbnails_failed(image_ids=image_ids, message=message)
+
+
+@shared_task(base=ThumbnailTask, queue="thumbnails", **RETRY)
 def image_thumbnails_task(image_ids: list[int]) -> None:
     services.images_thumbnails_make(image_ids=image_ids)

@@ -73,7 +73,7 @@ def _phase(dataset: Dataset, progress) -> str:
         return "done"
     if not progress.job.is_finished:
         return "import"
-    if progress.thumbnails_pending:
+    if progress.thumbnails_pending and not progress.job.thumbnails_error:
         return "thumbnails"
     return "done"
 
