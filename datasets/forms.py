@@ -44,3 +44,12 @@ class DatasetCreateForm(S3FolderForm):
     )
 
     field_order = ["name", "image_location", "s3_location", "auto_label"]
+
+
+class LabelImportForm(forms.Form):
+    source = forms.ModelChoiceField(label="Dataset to import labels from", queryset=None, empty_label="Choose a dataset")
+
+    def __init__(self, *args, sources, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["source"].queryset = sources
+        self.fields["source"].label_from_instance = lambda d: f"{d.project.name} / {d.name}"

@@ -181,9 +181,38 @@ class Image(models.Model):
         return bool(self.error_code)
 
 
+class LabelingAction(models.Model):
+    """One change made in labeling mode, kept so "Undo" can reverse the user's last change."""
+
+    class Kind(models.TextChoices):
+        ASSIGN = "ASSIGN"
+        UNASSIGN = "UNASSIGN"
+        BOX_ADD = "BOX_ADD"
+        BOX_CHANGE = "BOX_CHANGE"
+        BOX_DELETE = "BOX_DELETE"
+        LABEL_ADD = "LABEL_ADD"
+        LABEL_RENAME = "LABEL_RENAME"
+
+    dataset = models.ForeignKey("Dataset", on_delete=models.CASCADE, related_name="labeling_actions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    payload = models.JSONField(default=dict, blank=True)
+    description = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["dataset", "user", "-id"], name="labelingaction_latest")]
+
+    def __str__(self) -> str:
+        return self.description
+
+
 class ImageLabel(models.Model):
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="image_labels")
     label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="image_labels")
+    # The labeling action that added the row, so undoing a 100,000-image assignment is one DELETE.
+    action = models.ForeignKey(LabelingAction, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

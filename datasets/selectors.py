@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from .models import Dataset, Image, ImageLabel, ImportJob, Label
+from .models import BoundingBox, Dataset, Image, ImageLabel, ImportJob, Label
 
 PAGE_SIZE = 50
 
@@ -25,27 +25,59 @@ def image_get(*, user, pk: int) -> Image:
     )
 
 
+def label_get(*, user, pk: int) -> Label:
+    return get_object_or_404(Label.objects.select_related("dataset__project"), pk=pk, dataset__project__owner=user)
+
+
+def datasets_with_labels(*, user, exclude: Dataset) -> QuerySet[Dataset]:
+    """The user's other datasets that have a label list to import."""
+    return (
+        Dataset.objects.filter(project__owner=user, labels__isnull=False)
+        .exclude(pk=exclude.pk)
+        .select_related("project")
+        .distinct()
+        .order_by("project__name", "name")
+    )
+
+
 @dataclass(frozen=True)
 class GalleryFilter:
-    """What the left pane selects: all, labeled, unlabeled, errors, or one label (by id)."""
+    """What the left pane selects; every part lives in the URL and they combine (AND).
+
+    show: all, labeled, unlabeled or errors; label_ids: images with any of these labels
+    (image-level or on a box, as ListDatasetEntries' ContainsLabels); has_boxes; name: file name contains.
+    """
 
     show: str = "all"
-    label_id: int | None = None
+    label_ids: tuple[int, ...] = ()
+    has_boxes: bool = False
+    name: str = ""
 
     CHOICES = ("all", "labeled", "unlabeled", "errors")
 
     @classmethod
     def from_query(cls, query) -> GalleryFilter:
-        label = query.get("label", "")
-        if label.isdigit():
-            return cls(show="label", label_id=int(label))
         show = query.get("show", "all")
-        return cls(show=show if show in cls.CHOICES else "all")
+        label_ids = tuple(sorted({int(v) for v in query.getlist("label") if v.isdigit()}))[:10]
+        return cls(
+            show=show if show in cls.CHOICES else "all",
+            label_ids=label_ids,
+            has_boxes=query.get("boxes") == "1",
+            name=query.get("name", "").strip()[:255],
+        )
 
-    def as_query(self) -> dict[str, str]:
-        if self.show == "label":
-            return {"label": str(self.label_id)}
-        return {} if self.show == "all" else {"show": self.show}
+    def as_query(self) -> list[tuple[str, str]]:
+        pairs = [] if self.show == "all" else [("show", self.show)]
+        pairs += [("label", str(pk)) for pk in self.label_ids]
+        if self.has_boxes:
+            pairs.append(("boxes", "1"))
+        if self.name:
+            pairs.append(("name", self.name))
+        return pairs
+
+    @property
+    def is_default(self) -> bool:
+        return self == GalleryFilter()
 
 
 def _filtered(*, dataset: Dataset, filters: GalleryFilter) -> QuerySet[Image]:
@@ -56,9 +88,21 @@ def _filtered(*, dataset: Dataset, filters: GalleryFilter) -> QuerySet[Image]:
         qs = qs.filter(is_labeled=False)
     elif filters.show == "errors":
         qs = qs.exclude(error_code="")
-    elif filters.show == "label":
-        qs = qs.filter(image_labels__label_id=filters.label_id)
+    if filters.label_ids:
+        qs = qs.filter(
+            Q(Exists(ImageLabel.objects.filter(image=OuterRef("pk"), label_id__in=filters.label_ids)))
+            | Q(Exists(BoundingBox.objects.filter(image=OuterRef("pk"), label_id__in=filters.label_ids)))
+        )
+    if filters.has_boxes:
+        qs = qs.filter(Exists(BoundingBox.objects.filter(image=OuterRef("pk"))))
+    if filters.name:
+        qs = qs.filter(file_name__icontains=filters.name)
     return qs
+
+
+def dataset_images_matching(*, dataset: Dataset, filters: GalleryFilter) -> QuerySet[Image]:
+    """Every image the filter selects (for "Select all N images that match this filter")."""
+    return _filtered(dataset=dataset, filters=filters)
 
 
 @dataclass
@@ -75,7 +119,8 @@ def dataset_images(
 ) -> GalleryPage:
     """One page of the gallery by keyset on id: every page costs the same however deep it is."""
     qs = _filtered(dataset=dataset, filters=filters).prefetch_related(
-        Prefetch("labels", queryset=Label.objects.only("id", "name").order_by("name"))
+        Prefetch("labels", queryset=Label.objects.only("id", "name").order_by("name")),
+        Prefetch("boxes", queryset=BoundingBox.objects.select_related("label").order_by("id")),
     )
     if before is not None:
         rows = list(qs.filter(id__lt=before).order_by("-id")[: PAGE_SIZE + 1])
@@ -120,16 +165,24 @@ def dataset_stats(*, dataset: Dataset) -> DatasetStats:
 
 
 def dataset_labels_with_counts(*, dataset: Dataset) -> list[Label]:
-    """Every label of the dataset with `image_count`, ordered by name."""
-    counts = dict(
+    """Every label of the dataset, ordered by name, with `image_count` (images with it as an
+    image-level label) and `box_count` (boxes with it), as ListDatasetLabels' LabelStats."""
+    images = dict(
         ImageLabel.objects.filter(label__dataset=dataset)
-        .values_list("label_id")
+        .values("label_id")
+        .annotate(n=Count("id"))
+        .values_list("label_id", "n")
+    )
+    boxes = dict(
+        BoundingBox.objects.filter(label__dataset=dataset)
+        .values("label_id")
         .annotate(n=Count("id"))
         .values_list("label_id", "n")
     )
     labels = list(dataset.labels.order_by("name"))
     for label in labels:
-        label.image_count = counts.get(label.id, 0)
+        label.image_count = images.get(label.id, 0)
+        label.box_count = boxes.get(label.id, 0)
     return labels
 
 

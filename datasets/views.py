@@ -1,17 +1,19 @@
 from urllib.parse import urlencode
 
-from django.http import HttpResponse
+from django.contrib import messages
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
 from customlabels import s3
 from projects import selectors as project_selectors
 from projects.models import ConsoleBucket
 
-from . import selectors, services
+from . import labeling, selectors, services
 from .errors import DatasetError
-from .forms import DatasetCreateForm, S3FolderForm
-from .models import Dataset
+from .forms import DatasetCreateForm, LabelImportForm, S3FolderForm
+from .models import Dataset, Image
 
 
 def _example_bucket() -> str:
@@ -84,35 +86,69 @@ def _progress_context(dataset):
     return {"dataset": dataset, "progress": progress, "phase": _phase(dataset, progress)}
 
 
-@require_http_methods(["GET"])
-def dataset_detail(request, pk):
-    dataset = selectors.dataset_get(user=request.user, pk=pk)
-    filters = selectors.GalleryFilter.from_query(request.GET)
-    after, before = request.GET.get("after", ""), request.GET.get("before", "")
+def _int_or_none(value: str) -> int | None:
+    return int(value) if value.isdigit() else None
+
+
+def _gallery_context(request, dataset: Dataset, *, selected: set[int] | None = None, all_matching: bool = False):
+    """Everything the gallery shows for the filter, page and mode in the request's query string."""
+    query = request.GET
+    filters = selectors.GalleryFilter.from_query(query)
+    labeling_mode = query.get("mode") == "label"
     page = selectors.dataset_images(
         dataset=dataset,
         filters=filters,
-        after=int(after) if after.isdigit() else None,
-        before=int(before) if before.isdigit() else None,
+        after=_int_or_none(query.get("after", "")),
+        before=_int_or_none(query.get("before", "")),
     )
     console = _example_bucket()
     for image in page.images:
         image.thumbnail_url = s3.presigned_get_url(console, image.thumbnail_key) if image.thumbnail_key else ""
-    base_query = filters.as_query()
+        image.selected = selected is not None and (all_matching or image.id in selected)
+    mode = [("mode", "label")] if labeling_mode else []
+    base = filters.as_query() + mode
+    position = [(k, query[k]) for k in ("after", "before") if query.get(k, "").isdigit()]
+    labels = selectors.dataset_labels_with_counts(dataset=dataset)
+    stats = selectors.dataset_stats(dataset=dataset)
     context = {
-        **_progress_context(dataset),
+        "dataset": dataset,
         "project": dataset.project,
         "filters": filters,
+        "labeling_mode": labeling_mode,
         "page": page,
-        "stats": selectors.dataset_stats(dataset=dataset),
-        "labels": selectors.dataset_labels_with_counts(dataset=dataset),
-        "filter_query": urlencode(base_query),
-        "next_query": urlencode({**base_query, "after": page.next_after}) if page.next_after else "",
-        "prev_query": urlencode({**base_query, "before": page.prev_before}) if page.prev_before else "",
+        "stats": stats,
+        "labels": labels,
+        "label_max": max([label.image_count for label in labels] + [1]),
+        "filter_query": urlencode(filters.as_query()),
+        "mode_query": urlencode(mode),
+        "current_query": urlencode(base + position),
+        "next_query": urlencode(base + [("after", page.next_after)]) if page.next_after else "",
+        "prev_query": urlencode(base + [("before", page.prev_before)]) if page.prev_before else "",
+        "all_matching": all_matching,
     }
-    if request.htmx and request.htmx.target == "gallery":
+    if labeling_mode:
+        context["matching_count"] = (
+            stats.total if filters.is_default else selectors.dataset_images_matching(dataset=dataset, filters=filters).count()
+        )
+        context["last_action"] = labeling.labeling_last_action(dataset=dataset, user=request.user)
+    return context
+
+
+def _render_gallery(request, dataset, **kwargs):
+    """The gallery after a change: its partial for htmx, a redirect to the same view otherwise."""
+    if request.method == "POST" and not request.htmx:
+        return redirect(f"{reverse('datasets:detail', args=[dataset.pk])}?{request.GET.urlencode()}")
+    context = _gallery_context(request, dataset, **kwargs)
+    if request.htmx and (request.method == "POST" or request.htmx.target == "gallery"):
         return render(request, "datasets/dataset_detail.html#gallery", context)
+    context.update(_progress_context(dataset))
     return render(request, "datasets/dataset_detail.html", context)
+
+
+@require_http_methods(["GET"])
+def dataset_detail(request, pk):
+    dataset = selectors.dataset_get(user=request.user, pk=pk)
+    return _render_gallery(request, dataset)
 
 
 @require_http_methods(["GET"])
@@ -139,3 +175,142 @@ def image_detail(request, pk):
         "back_query": request.GET.get("back", ""),
     }
     return render(request, "datasets/image_detail.html", context)
+
+
+# --- labeling mode ------------------------------------------------------------------------
+
+
+def _selection(request, dataset):
+    """The images a labeling action applies to: the ticked ones, or every image matching the filter."""
+    if request.POST.get("all_matching") == "1":
+        filters = selectors.GalleryFilter.from_query(request.GET)
+        return selectors.dataset_images_matching(dataset=dataset, filters=filters), set(), True
+    ids = {int(v) for v in request.POST.getlist("image") if v.isdigit()}
+    return Image.objects.filter(dataset=dataset, pk__in=ids), ids, False
+
+
+def _labels_posted(request) -> list[int]:
+    return [int(v) for v in request.POST.getlist("assign_label") if v.isdigit()]
+
+
+@require_POST
+def images_labels_assign(request, pk):
+    dataset = selectors.dataset_get(user=request.user, pk=pk)
+    images, ids, all_matching = _selection(request, dataset)
+    if not ids and not all_matching:
+        messages.error(request, "Select one or more images first.")
+    else:
+        try:
+            added = labeling.images_labels_assign(
+                dataset=dataset, user=request.user, label_ids=_labels_posted(request), images=images
+            )
+        except DatasetError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Saved: {added} label assignment{'s' if added != 1 else ''} added.")
+    return _render_gallery(request, dataset, selected=ids, all_matching=all_matching)
+
+
+@require_POST
+def images_labels_remove(request, pk):
+    dataset = selectors.dataset_get(user=request.user, pk=pk)
+    images, ids, all_matching = _selection(request, dataset)
+    if not ids and not all_matching:
+        messages.error(request, "Select one or more images first.")
+    else:
+        try:
+            removed = labeling.images_labels_remove(
+                dataset=dataset, user=request.user, label_ids=_labels_posted(request), images=images
+            )
+        except DatasetError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Saved: {removed} label assignment{'s' if removed != 1 else ''} removed.")
+    return _render_gallery(request, dataset, selected=ids, all_matching=all_matching)
+
+
+@require_POST
+def image_label_remove(request, pk, label_pk):
+    image = selectors.image_get(user=request.user, pk=pk)
+    label = selectors.label_get(user=request.user, pk=label_pk)
+    if label.dataset_id != image.dataset_id:
+        raise Http404
+    labeling.images_labels_remove(
+        dataset=image.dataset, user=request.user, label_ids=[label.pk], images=Image.objects.filter(pk=image.pk)
+    )
+    messages.success(request, f"Saved: removed {label.name} from {image.file_name}.")
+    if request.POST.get("next") == "image":
+        return redirect("datasets:image_detail", pk=image.pk)
+    return _render_gallery(request, image.dataset)
+
+
+@require_POST
+def labeling_undo(request, pk):
+    dataset = selectors.dataset_get(user=request.user, pk=pk)
+    action = labeling.labeling_undo(dataset=dataset, user=request.user)
+    if action is None:
+        messages.info(request, "There is nothing to undo.")
+    else:
+        messages.success(request, f"Undone: {action.description}.")
+    return _render_gallery(request, dataset)
+
+
+@require_POST
+def label_add(request, pk):
+    dataset = selectors.dataset_get(user=request.user, pk=pk)
+    try:
+        label = labeling.label_add(dataset=dataset, user=request.user, name=request.POST.get("name", ""))
+    except DatasetError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Saved: label {label.name} added.")
+    return _render_gallery(request, dataset)
+
+
+@require_POST
+def label_rename(request, pk):
+    label = selectors.label_get(user=request.user, pk=pk)
+    old = label.name
+    try:
+        labeling.label_rename(label=label, user=request.user, name=request.POST.get("name", ""))
+    except DatasetError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Saved: label {old} renamed to {label.name}.")
+    return _render_gallery(request, label.dataset)
+
+
+@require_http_methods(["GET", "POST"])
+def label_remove(request, pk):
+    label = selectors.label_get(user=request.user, pk=pk)
+    dataset = label.dataset
+    if request.method == "POST":
+        images, boxes = labeling.label_remove(label=label)
+        messages.success(
+            request, f"Label {label.name} removed from the dataset, with {images} image assignments and {boxes} boxes."
+        )
+        return redirect(f"{reverse('datasets:detail', args=[dataset.pk])}?mode=label")
+    images, boxes = labeling.label_usage(label=label)
+    return render(
+        request,
+        "datasets/label_remove.html",
+        {"label": label, "dataset": dataset, "project": dataset.project, "images": images, "boxes": boxes},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def labels_import(request, pk):
+    dataset = selectors.dataset_get(user=request.user, pk=pk)
+    sources = selectors.datasets_with_labels(user=request.user, exclude=dataset)
+    form = LabelImportForm(request.POST or None, sources=sources)
+    if request.method == "POST" and form.is_valid():
+        try:
+            labels = labeling.labels_import(dataset=dataset, source=form.cleaned_data["source"], user=request.user)
+        except DatasetError as exc:
+            form.add_error("source", str(exc))
+        else:
+            messages.success(request, f"{len(labels)} labels imported from {form.cleaned_data['source'].name}.")
+            return redirect(f"{reverse('datasets:detail', args=[dataset.pk])}?mode=label")
+    return render(
+        request, "datasets/labels_import.html", {"dataset": dataset, "project": dataset.project, "form": form}
+    )

@@ -1,0 +1,367 @@
+"""Writes of labeling mode (spec §6.3–6.5): the label list, image-level labels, bounding boxes, undo.
+
+Every change is saved when it is made. Each one a user makes is logged as a LabelingAction so
+"Undo" can reverse that user's last change. `Image.is_labeled` (an image-level label or a box)
+is kept true to the rows here, in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from .errors import DatasetError
+from .models import BoundingBox, Dataset, Image, ImageLabel, Label, LabelingAction
+
+MAX_LABEL_LENGTH = 255
+MAX_BOXES_PER_IMAGE = 50
+ERROR_TOO_MANY_BOUNDING_BOXES = "ERROR_TOO_MANY_BOUNDING_BOXES"
+ERROR_BOUNDING_BOX_TOO_SMALL = "ERROR_BOUNDING_BOX_TOO_SMALL"
+
+
+class BoxError(DatasetError):
+    def __init__(self, message: str, *, code: str):
+        super().__init__(message, field=None)
+        self.code = code
+
+
+def label_name_clean(name: str) -> str:
+    """Trim a label name and check it is 1–255 characters (spec §4; names compare exactly)."""
+    cleaned = (name or "").strip()
+    if not cleaned:
+        raise DatasetError("Enter a label name.", field="name")
+    if len(cleaned) > MAX_LABEL_LENGTH:
+        raise DatasetError(f"A label name can have at most {MAX_LABEL_LENGTH} characters.", field="name")
+    return cleaned
+
+
+def _log(*, dataset: Dataset, user, kind: str, description: str, payload: dict | None = None) -> LabelingAction:
+    return LabelingAction.objects.create(
+        dataset=dataset, user=user, kind=kind, description=description[:300], payload=payload or {}
+    )
+
+
+def images_labeled_refresh(*, images: QuerySet[Image] | Iterable[int]) -> None:
+    """Recompute is_labeled (an image-level label or a bounding box) for the given images."""
+    qs = images if isinstance(images, QuerySet) else Image.objects.filter(pk__in=list(images))
+    qs.update(
+        is_labeled=ExpressionWrapper(
+            Q(Exists(ImageLabel.objects.filter(image=OuterRef("pk"))))
+            | Q(Exists(BoundingBox.objects.filter(image=OuterRef("pk")))),
+            output_field=BooleanField(),
+        )
+    )
+
+
+# --- the label list ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def label_add(*, dataset: Dataset, user, name: str) -> Label:
+    """Add a label to the dataset's list. Raises DatasetError(field="name") for a bad or taken name."""
+    name = label_name_clean(name)
+    try:
+        with transaction.atomic():
+            label = Label.objects.create(dataset=dataset, name=name)
+    except IntegrityError as exc:
+        raise DatasetError(f"The label “{name}” already exists.", field="name") from exc
+    _log(
+        dataset=dataset,
+        user=user,
+        kind=LabelingAction.Kind.LABEL_ADD,
+        description=f"Add label {name}",
+        payload={"label": label.pk},
+    )
+    return label
+
+
+@transaction.atomic
+def label_rename(*, label: Label, user, name: str) -> Label:
+    """Rename a label; every image and box follows, since they point at the row."""
+    name = label_name_clean(name)
+    old = label.name
+    if name == old:
+        return label
+    if Label.objects.filter(dataset_id=label.dataset_id, name=name).exists():
+        raise DatasetError(f"The label “{name}” already exists.", field="name")
+    label.name = name
+    label.save(update_fields=["name"])
+    _log(
+        dataset=label.dataset,
+        user=user,
+        kind=LabelingAction.Kind.LABEL_RENAME,
+        description=f"Rename label {old} to {name}",
+        payload={"label": label.pk, "old": old},
+    )
+    return label
+
+
+def label_usage(*, label: Label) -> tuple[int, int]:
+    """(images with the label as an image-level label, bounding boxes with the label)."""
+    return label.image_labels.count(), label.boxes.count()
+
+
+@transaction.atomic
+def label_remove(*, label: Label) -> tuple[int, int]:
+    """Remove a label with its image-level assignments and boxes. Returns what was removed.
+
+    Confirmed by the user beforehand; it is not undoable.
+    """
+    images = list(label.image_labels.values_list("image_id", flat=True)) + list(
+        label.boxes.values_list("image_id", flat=True)
+    )
+    usage = label_usage(label=label)
+    label.delete()
+    images_labeled_refresh(images=set(images))
+    return usage
+
+
+@transaction.atomic
+def labels_import(*, dataset: Dataset, source: Dataset, user) -> list[Label]:
+    """Copy another dataset's label list into a dataset that has no labels yet (spec §6.3)."""
+    if dataset.pk == source.pk:
+        raise DatasetError("Choose another dataset to import labels from.", field="source")
+    if dataset.labels.exists():
+        raise DatasetError(
+            "You can only import a label list into a dataset that doesn't have any labels.", field="source"
+        )
+    names = list(source.labels.order_by("name").values_list("name", flat=True))
+    if not names:
+        raise DatasetError(f"The dataset {source.name} has no labels to import.", field="source")
+    Label.objects.bulk_create([Label(dataset=dataset, name=n) for n in names])
+    return list(dataset.labels.order_by("name"))
+
+
+# --- image-level labels --------------------------------------------------------------------
+
+
+def _labels_of(dataset: Dataset, label_ids: Iterable[int]) -> list[Label]:
+    ids = {int(i) for i in label_ids}
+    labels = list(Label.objects.filter(dataset=dataset, pk__in=ids))
+    if not labels or len(labels) != len(ids):
+        raise DatasetError("Choose one or more labels of this dataset.", field="labels")
+    return labels
+
+
+def _image_ids_query(dataset: Dataset, images: QuerySet[Image]) -> QuerySet:
+    return images.filter(dataset=dataset).order_by().values("id")
+
+
+@transaction.atomic
+def images_labels_assign(*, dataset: Dataset, user, label_ids: Iterable[int], images: QuerySet[Image]) -> int:
+    """Add the labels to every image of the queryset in one statement per label. Returns rows added.
+
+    Images already holding a label keep it (no duplicate); undo removes only the rows added here.
+    """
+    labels = _labels_of(dataset, label_ids)
+    ids_sql, ids_params = _image_ids_query(dataset, images).query.sql_with_params()
+    names = ", ".join(label.name for label in labels)
+    action = _log(dataset=dataset, user=user, kind=LabelingAction.Kind.ASSIGN, description=f"Assign {names}")
+    now = timezone.now()
+    added = 0
+    table = ImageLabel._meta.db_table
+    with connection.cursor() as cursor:
+        for label in labels:
+            cursor.execute(
+                f"INSERT INTO {table} (image_id, label_id, action_id, created_at) "
+                f"SELECT s.id, %s, %s, %s FROM ({ids_sql}) s WHERE true "
+                "ON CONFLICT (image_id, label_id) DO NOTHING",
+                [label.pk, action.pk, now, *ids_params],
+            )
+            added += max(cursor.rowcount, 0)
+    images.filter(dataset=dataset, is_labeled=False).update(is_labeled=True)
+    action.payload = {"added": added}
+    action.description = f"Assign {names} ({added} added)"
+    action.save(update_fields=["payload", "description"])
+    return added
+
+
+@transaction.atomic
+def images_labels_remove(*, dataset: Dataset, user, label_ids: Iterable[int], images: QuerySet[Image]) -> int:
+    """Remove the labels from every image of the queryset. Returns how many assignments were removed."""
+    labels = _labels_of(dataset, label_ids)
+    rows = ImageLabel.objects.filter(label__in=labels, image_id__in=_image_ids_query(dataset, images))
+    pairs = list(rows.values_list("image_id", "label_id"))
+    if not pairs:
+        return 0
+    rows.delete()
+    images_labeled_refresh(images={image_id for image_id, _ in pairs})
+    names = ", ".join(label.name for label in labels)
+    _log(
+        dataset=dataset,
+        user=user,
+        kind=LabelingAction.Kind.UNASSIGN,
+        description=f"Remove {names} from {len({p[0] for p in pairs})} images",
+        payload={"pairs": pairs},
+    )
+    return len(pairs)
+
+
+# --- bounding boxes ------------------------------------------------------------------------
+
+
+def _box_fit(image: Image, left: float, top: float, width: float, height: float) -> tuple[int, int, int, int]:
+    """Keep a box inside the image (in image pixels) and check it is larger than 1×1 px."""
+    if not image.width or not image.height:
+        raise BoxError("This image has no known size, so it can't take bounding boxes.", code="ERROR_INVALID_IMAGE")
+    x0 = max(0, min(round(left), image.width))
+    y0 = max(0, min(round(top), image.height))
+    x1 = max(0, min(round(left + width), image.width))
+    y1 = max(0, min(round(top + height), image.height))
+    w, h = x1 - x0, y1 - y0
+    if w <= 1 or h <= 1:
+        raise BoxError(
+            "The height and width of the bounding box is too small: it must be larger than 1×1 pixels.",
+            code=ERROR_BOUNDING_BOX_TOO_SMALL,
+        )
+    return x0, y0, w, h
+
+
+def _box_payload(box: BoundingBox) -> dict:
+    return {
+        "id": box.pk,
+        "image": box.image_id,
+        "label": box.label_id,
+        "left": box.left,
+        "top": box.top,
+        "width": box.width,
+        "height": box.height,
+    }
+
+
+@transaction.atomic
+def box_add(*, image: Image, label: Label, user, left: float, top: float, width: float, height: float) -> BoundingBox:
+    """Draw a box on an image. Raises BoxError (too small, more than 50 boxes, unknown image size)."""
+    if label.dataset_id != image.dataset_id:
+        raise DatasetError("Choose a label of this dataset.", field="label")
+    Image.objects.select_for_update().filter(pk=image.pk).first()
+    if image.boxes.count() >= MAX_BOXES_PER_IMAGE:
+        raise BoxError(
+            f"There are more bounding boxes than the allowed maximum ({MAX_BOXES_PER_IMAGE}).",
+            code=ERROR_TOO_MANY_BOUNDING_BOXES,
+        )
+    x, y, w, h = _box_fit(image, left, top, width, height)
+    box = BoundingBox.objects.create(image=image, label=label, left=x, top=y, width=w, height=h)
+    Image.objects.filter(pk=image.pk).update(is_labeled=True)
+    _log(
+        dataset=image.dataset,
+        user=user,
+        kind=LabelingAction.Kind.BOX_ADD,
+        description=f"Draw a {label.name} box on {image.file_name}",
+        payload=_box_payload(box),
+    )
+    return box
+
+
+@transaction.atomic
+def box_change(
+    *, box: BoundingBox, user, left: float, top: float, width: float, height: float, label: Label | None = None
+) -> BoundingBox:
+    """Move, resize or relabel a box."""
+    before = _box_payload(box)
+    if label is not None:
+        if label.dataset_id != box.image.dataset_id:
+            raise DatasetError("Choose a label of this dataset.", field="label")
+        box.label = label
+    box.left, box.top, box.width, box.height = _box_fit(box.image, left, top, width, height)
+    box.save(update_fields=["label", "left", "top", "width", "height"])
+    _log(
+        dataset=box.image.dataset,
+        user=user,
+        kind=LabelingAction.Kind.BOX_CHANGE,
+        description=f"Change a {box.label.name} box on {box.image.file_name}",
+        payload=before,
+    )
+    return box
+
+
+@transaction.atomic
+def box_delete(*, box: BoundingBox, user) -> None:
+    image = box.image
+    payload = _box_payload(box)
+    box.delete()
+    images_labeled_refresh(images=[image.pk])
+    _log(
+        dataset=image.dataset,
+        user=user,
+        kind=LabelingAction.Kind.BOX_DELETE,
+        description=f"Delete a box on {image.file_name}",
+        payload=payload,
+    )
+
+
+# --- undo ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def labeling_undo(*, dataset: Dataset, user) -> LabelingAction | None:
+    """Reverse the user's last change in the dataset and forget it. Returns it, or None if there is none."""
+    action = LabelingAction.objects.select_for_update().filter(dataset=dataset, user=user).order_by("-id").first()
+    if action is None:
+        return None
+    p = action.payload
+    kind = LabelingAction.Kind
+    if action.kind == kind.ASSIGN:
+        rows = ImageLabel.objects.filter(action=action)
+        image_ids = list(rows.values_list("image_id", flat=True))
+        rows.delete()
+        images_labeled_refresh(images=image_ids)
+    elif action.kind == kind.UNASSIGN:
+        ImageLabel.objects.bulk_create(
+            [ImageLabel(image_id=i, label_id=lb) for i, lb in p["pairs"] if Label.objects.filter(pk=lb).exists()],
+            ignore_conflicts=True,
+            batch_size=1000,
+        )
+        images_labeled_refresh(images={i for i, _ in p["pairs"]})
+    elif action.kind == kind.BOX_ADD:
+        BoundingBox.objects.filter(pk=p["id"]).delete()
+        images_labeled_refresh(images=[p["image"]])
+    elif action.kind == kind.BOX_CHANGE:
+        BoundingBox.objects.filter(pk=p["id"], label__dataset=dataset).update(
+            label_id=p["label"], left=p["left"], top=p["top"], width=p["width"], height=p["height"]
+        )
+    elif action.kind == kind.BOX_DELETE:
+        if Label.objects.filter(pk=p["label"]).exists() and Image.objects.filter(pk=p["image"]).exists():
+            # Restored under its old id, so undoing the changes made before the delete still finds it.
+            BoundingBox.objects.create(
+                pk=p["id"],
+                image_id=p["image"],
+                label_id=p["label"],
+                left=p["left"],
+                top=p["top"],
+                width=p["width"],
+                height=p["height"],
+            )
+            Image.objects.filter(pk=p["image"]).update(is_labeled=True)
+    elif action.kind == kind.LABEL_ADD:
+        label = Label.objects.filter(pk=p["label"], dataset=dataset).first()
+        if label is not None:
+            label_remove(label=label)
+    elif action.kind == kind.LABEL_RENAME:
+        Label.objects.filter(pk=p["label"], dataset=dataset).update(name=p["old"])
+    action.delete()
+    return action
+
+
+def labeling_last_action(*, dataset: Dataset, user) -> LabelingAction | None:
+    return LabelingAction.objects.filter(dataset=dataset, user=user).order_by("-id").first()
+
+
+def label_counts(*, dataset: Dataset) -> dict[int, tuple[int, int]]:
+    """label id → (EntryCount: images with it, BoundingBoxCount: boxes with it), spec §7 ListDatasetLabels."""
+    images = dict(
+        ImageLabel.objects.filter(label__dataset=dataset)
+        .values("label_id")
+        .annotate(n=Count("id"))
+        .values_list("label_id", "n")
+    )
+    boxes = dict(
+        BoundingBox.objects.filter(label__dataset=dataset)
+        .values("label_id")
+        .annotate(n=Count("id"))
+        .values_list("label_id", "n")
+    )
+    return {pk: (images.get(pk, 0), boxes.get(pk, 0)) for pk in set(images) | set(boxes)}
