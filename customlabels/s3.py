@@ -174,7 +174,12 @@ def create_bucket(bucket: str) -> None:
     try:
         client().create_bucket(**params)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("BucketAlreadyOwnedByYou",):
+        code = exc.response.get("Error", {}).get("Code")
+        if code == "BucketAlreadyOwnedByYou":
+            return
+        if code == "BucketAlreadyExists":
+            # Some servers (rclone) say this for our own bucket too; if we can open it, it is ours.
+            head_bucket(bucket)
             return
         raise _translate(exc, bucket=bucket) from exc
     except BotoCoreError as exc:

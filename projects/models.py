@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
-PROJECT_NAME_RE = r"^[a-zA-Z0-9_.\-]{1,255}$"
+PROJECT_NAME_RE = r"^[a-zA-Z0-9_.\-]{1,255}\Z"
 project_name_validator = RegexValidator(
     PROJECT_NAME_RE,
     "Use 1–255 characters: letters, digits, underscores (_), periods (.) and hyphens (-). No spaces.",

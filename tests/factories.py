@@ -1,0 +1,104 @@
+"""factory-boy factories for the console's models.
+
+Rows are built the way the services would leave them (a finished dataset, an image with its
+dimensions), so a test only spells out what it is about.
+"""
+
+import time
+
+import factory
+from django.contrib.auth import get_user_model
+
+from datasets.models import BoundingBox, Dataset, Image, ImageLabel, ImportJob, Label
+from projects.models import Project
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def _epoch_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.django.Password(PASSWORD)
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    owner = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"project-{n}")
+    arn_suffix = factory.LazyFunction(_epoch_ms)
+
+
+class DatasetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Dataset
+
+    project = factory.SubFactory(ProjectFactory)
+    name = factory.Sequence(lambda n: f"dataset-{n}")
+    dataset_type = Dataset.Type.TRAIN
+    status = Dataset.Status.CREATE_COMPLETE
+    status_message_code = Dataset.StatusMessageCode.SUCCESS
+    arn_suffix = factory.LazyFunction(_epoch_ms)
+
+
+class ImportJobFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ImportJob
+
+    dataset = factory.SubFactory(DatasetFactory)
+    source = ImportJob.Source.S3_FOLDER
+    parameters = factory.LazyFunction(lambda: {"bucket": "source-bucket", "prefix": "images/", "auto_label": True})
+    status = ImportJob.Status.SUCCEEDED
+    listing_done = True
+
+
+class LabelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Label
+
+    dataset = factory.SubFactory(DatasetFactory)
+    name = factory.Sequence(lambda n: f"label-{n}")
+
+
+class ImageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Image
+
+    dataset = factory.SubFactory(DatasetFactory)
+    file_name = factory.Sequence(lambda n: f"image-{n}.jpg")
+    source_ref = factory.LazyAttribute(lambda i: f"s3://source-bucket/images/{i.file_name}")
+    format = "JPEG"
+    width = 640
+    height = 480
+    size = 48_000
+    etag = factory.Sequence(lambda n: f"{n:032x}")
+
+
+class ImageLabelFactory(factory.django.DjangoModelFactory):
+    """An image-level label; the image is marked labeled as the labeling services do."""
+
+    class Meta:
+        model = ImageLabel
+
+    image = factory.SubFactory(ImageFactory, is_labeled=True)
+    label = factory.SubFactory(LabelFactory, dataset=factory.SelfAttribute("..image.dataset"))
+
+
+class BoundingBoxFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BoundingBox
+
+    image = factory.SubFactory(ImageFactory, is_labeled=True)
+    label = factory.SubFactory(LabelFactory, dataset=factory.SelfAttribute("..image.dataset"))
+    left = 10
+    top = 20
+    width = 100
+    height = 80
