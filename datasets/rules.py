@@ -5,12 +5,9 @@ Plain values in, plain values out, so each rule is testable on its own (spec §3
 
 from __future__ import annotations
 
-import io
+import struct
 from dataclasses import dataclass
 from enum import Enum
-
-from PIL import Image as PILImage
-from PIL import UnidentifiedImageError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 # How much of an object the import reads to learn its format and size. PNG needs 33 bytes; a
@@ -24,6 +21,8 @@ MAX_SIDE = 4096
 MAX_ASPECT_RATIO = 20
 
 ERROR_INVALID_IMAGE = "ERROR_INVALID_IMAGE"
+ERROR_INVALID_LABEL_NAME_LENGTH = "ERROR_INVALID_LABEL_NAME_LENGTH"
+MAX_LABEL_LENGTH = 255
 
 
 class KeyKind(Enum):
@@ -54,6 +53,9 @@ def classify_key(*, prefix: str, key: str, size: int, auto_label: bool) -> KeyCl
         if size == 0:
             return KeyClass(KeyKind.FOLDER_MARKER)
         return KeyClass(KeyKind.NOT_IMAGE)
+    if size == 0 and "." not in rest.rsplit("/", 1)[-1]:
+        # Some S3 servers (rclone) store "folder/" markers without the trailing slash.
+        return KeyClass(KeyKind.FOLDER_MARKER)
     if not rest.lower().endswith(IMAGE_EXTENSIONS):
         return KeyClass(KeyKind.NOT_IMAGE)
     segments = rest.split("/")
@@ -84,39 +86,65 @@ def image_header_parse(data: bytes, *, complete: bool) -> ImageHeader:
     """Read format and dimensions from the first bytes of a file, decoding no pixels.
 
     `complete` says whether `data` is the whole object; if not, a header cut short raises
-    HeaderIncomplete so the caller can read more.
+    HeaderIncomplete so the caller can read more. The size is read from the PNG IHDR chunk or the
+    JPEG frame header directly, so a declared size of any magnitude is reported, never decoded.
     """
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        if len(data) < 24:
+            if complete:
+                raise InvalidImage("the PNG header is cut short")
+            raise HeaderIncomplete
+        if data[12:16] != b"IHDR":
+            raise InvalidImage("the PNG header is corrupt")
+        width, height = struct.unpack(">II", data[16:24])
         fmt = "PNG"
     elif data.startswith(b"\xff\xd8\xff"):
+        width, height = _jpeg_size(data, complete=complete)
         fmt = "JPEG"
     elif len(data) < 8 and not complete:
         raise HeaderIncomplete
     else:
         raise InvalidImage("the file is not a PNG or JPEG image")
-    try:
-        with PILImage.open(io.BytesIO(data), formats=[fmt]) as img:
-            width, height = img.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
-        if not complete:
-            raise HeaderIncomplete from exc
-        raise InvalidImage(f"the {fmt} header is corrupt") from exc
-    except PILImage.DecompressionBombError:
-        # Only the header was read; the declared size is checked against the limits below.
-        width, height = _declared_size(data, fmt)
     if width <= 0 or height <= 0:
         raise InvalidImage(f"the {fmt} header declares no pixels")
     return ImageHeader(fmt, width, height)
 
 
-def _declared_size(data: bytes, fmt: str) -> tuple[int, int]:
-    saved = PILImage.MAX_IMAGE_PIXELS
-    PILImage.MAX_IMAGE_PIXELS = None
-    try:
-        with PILImage.open(io.BytesIO(data), formats=[fmt]) as img:
-            return img.size
-    finally:
-        PILImage.MAX_IMAGE_PIXELS = saved
+# JPEG start-of-frame markers (baseline, progressive, lossless...); C4, C8 and CC are not frames.
+_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _jpeg_size(data: bytes, *, complete: bool) -> tuple[int, int]:
+    """Walk the JPEG marker segments up to the frame header and return (width, height)."""
+    pos = 2
+    n = len(data)
+    while True:
+        while pos < n and data[pos] != 0xFF:
+            pos += 1  # tolerate stray bytes between segments, as decoders do
+        while pos < n and data[pos] == 0xFF:
+            pos += 1  # fill bytes
+        if pos >= n:
+            break
+        marker = data[pos]
+        pos += 1
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            continue  # markers without a length
+        if marker == 0xD9 or marker == 0xDA:
+            raise InvalidImage("the JPEG has no frame header before its image data")
+        if pos + 2 > n:
+            break
+        length = struct.unpack(">H", data[pos : pos + 2])[0]
+        if length < 2:
+            raise InvalidImage("the JPEG header is corrupt")
+        if marker in _SOF_MARKERS:
+            if pos + 7 > n:
+                break
+            height, width = struct.unpack(">HH", data[pos + 3 : pos + 7])
+            return width, height
+        pos += length
+    if complete:
+        raise InvalidImage("the JPEG header is corrupt or cut short")
+    raise HeaderIncomplete
 
 
 def image_limits_error(*, width: int, height: int, size: int) -> str | None:

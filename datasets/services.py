@@ -237,6 +237,14 @@ def import_chunk(*, chunk_id: int) -> list[int]:
         locked = ImportChunk.objects.select_for_update().get(pk=chunk.pk)
         if locked.done:
             return []
+        for item, fields in zip(chunk.items, headers, strict=True):
+            if item["label"] and len(item["label"]) > rules.MAX_LABEL_LENGTH:
+                # spec §5.5: the image stays, without the label, and says why.
+                item["label"] = None
+                fields.update(
+                    error_code=rules.ERROR_INVALID_LABEL_NAME_LENGTH,
+                    error_message=f"The folder name is too long to be a label: the maximum length is {rules.MAX_LABEL_LENGTH} characters.",
+                )
         names = sorted({item["label"] for item in chunk.items if item["label"]})
         label_ids = _labels_ensure(dataset_id=job.dataset_id, names=names)
         Image.objects.bulk_create(

@@ -84,6 +84,6 @@ class ThumbnailTask(Task):
         services.images_thumbnails_failed(image_ids=image_ids, message=message)
 
 
-@shared_task(base=ThumbnailTask, queue="thumbnails", **RETRY)
+@shared_task(base=ThumbnailTask, **RETRY)
 def image_thumbnails_task(image_ids: list[int]) -> None:
     services.images_thumbnails_make(image_ids=image_ids)
