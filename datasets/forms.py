@@ -47,7 +47,9 @@ class DatasetCreateForm(S3FolderForm):
 
 
 class LabelImportForm(forms.Form):
-    source = forms.ModelChoiceField(label="Dataset to import labels from", queryset=None, empty_label="Choose a dataset")
+    source = forms.ModelChoiceField(
+        label="Dataset to import labels from", queryset=None, empty_label="Choose a dataset"
+    )
 
     def __init__(self, *args, sources, **kwargs):
         super().__init__(*args, **kwargs)

@@ -20,6 +20,7 @@ MAX_LABEL_LENGTH = 255
 MAX_BOXES_PER_IMAGE = 50
 ERROR_TOO_MANY_BOUNDING_BOXES = "ERROR_TOO_MANY_BOUNDING_BOXES"
 ERROR_BOUNDING_BOX_TOO_SMALL = "ERROR_BOUNDING_BOX_TOO_SMALL"
+ERROR_INVALID_BOUNDING_BOX = "ERROR_INVALID_BOUNDING_BOX"
 
 
 class BoxError(DatasetError):
@@ -212,6 +213,10 @@ def _box_fit(image: Image, left: float, top: float, width: float, height: float)
     x1 = max(0, min(round(left + width), image.width))
     y1 = max(0, min(round(top + height), image.height))
     w, h = x1 - x0, y1 - y0
+    if left >= image.width or top >= image.height or left + width <= 0 or top + height <= 0:
+        raise BoxError(
+            "The bounding box has off frame values: it lies outside the image.", code=ERROR_INVALID_BOUNDING_BOX
+        )
     if w <= 1 or h <= 1:
         raise BoxError(
             "The height and width of the bounding box is too small: it must be larger than 1×1 pixels.",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_boxes
 
 app_name = "datasets"
 
@@ -10,4 +10,16 @@ urlpatterns = [
     path("<int:pk>/progress/", views.dataset_progress, name="progress"),
     path("<int:pk>/add-images/", views.dataset_add_images, name="add_images"),
     path("images/<int:pk>/", views.image_detail, name="image_detail"),
+    path("<int:pk>/assign/", views.images_labels_assign, name="assign"),
+    path("<int:pk>/unassign/", views.images_labels_remove, name="unassign"),
+    path("<int:pk>/undo/", views.labeling_undo, name="undo"),
+    path("<int:pk>/labels/add/", views.label_add, name="label_add"),
+    path("<int:pk>/labels/import/", views.labels_import, name="labels_import"),
+    path("labels/<int:pk>/rename/", views.label_rename, name="label_rename"),
+    path("labels/<int:pk>/remove/", views.label_remove, name="label_remove"),
+    path("images/<int:pk>/labels/<int:label_pk>/remove/", views.image_label_remove, name="image_label_remove"),
+    path("<int:dataset_pk>/draw/", views_boxes.box_editor, name="box_editor"),
+    path("images/<int:pk>/boxes/", views_boxes.image_boxes, name="image_boxes"),
+    path("boxes/<int:pk>/", views_boxes.box_change, name="box_change"),
+    path("boxes/<int:pk>/delete/", views_boxes.box_delete, name="box_delete"),
 ]

@@ -1,7 +1,8 @@
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -17,7 +18,7 @@ from .models import Dataset, Image
 
 
 def _example_bucket() -> str:
-    bucket = ConsoleBucket.objects.filter(created_at__isnull=False).first()
+    bucket = ConsoleBucket.objects.filter(region=settings.AWS_DEFAULT_REGION, created_at__isnull=False).first()
     return bucket.name if bucket else "bucket"
 
 
@@ -127,11 +128,21 @@ def _gallery_context(request, dataset: Dataset, *, selected: set[int] | None = N
         "all_matching": all_matching,
     }
     if labeling_mode:
-        context["matching_count"] = (
-            stats.total if filters.is_default else selectors.dataset_images_matching(dataset=dataset, filters=filters).count()
-        )
+        context["matching_count"] = _matching_count(dataset, filters, stats, labels)
         context["last_action"] = labeling.labeling_last_action(dataset=dataset, user=request.user)
     return context
+
+
+def _matching_count(dataset, filters, stats, labels) -> int:
+    """How many images "Select all N images that match this filter" selects; counted only when no
+    figure on the page already says it."""
+    if filters.is_default:
+        return stats.total
+    if filters == selectors.GalleryFilter(label_ids=filters.label_ids) and len(filters.label_ids) == 1:
+        label = next((lb for lb in labels if lb.id == filters.label_ids[0]), None)
+        if label is not None and label.box_count == 0:
+            return label.image_count
+    return selectors.dataset_images_matching(dataset=dataset, filters=filters).count()
 
 
 def _render_gallery(request, dataset, **kwargs):
@@ -248,6 +259,8 @@ def image_label_remove(request, pk, label_pk):
 def labeling_undo(request, pk):
     dataset = selectors.dataset_get(user=request.user, pk=pk)
     action = labeling.labeling_undo(dataset=dataset, user=request.user)
+    if not request.htmx and request.accepts("application/json") and not request.accepts("text/html"):
+        return JsonResponse({"undone": action.description if action else None})
     if action is None:
         messages.info(request, "There is nothing to undo.")
     else:
