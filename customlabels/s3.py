@@ -6,6 +6,7 @@ whose messages are fit to show to a user.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -101,15 +102,26 @@ def parse_location(value: str) -> S3Location:
     return S3Location(bucket=bucket, prefix=f"{prefix}/" if prefix else "")
 
 
-_local = threading.local()
+_lock = threading.Lock()
+_cached: tuple | None = None
 
 
 def client():
-    """A boto3 S3 client, one per thread (clients are thread-safe, sessions are not)."""
-    key = (settings.AWS_S3_ENDPOINT_URL, settings.AWS_ACCESS_KEY_ID, settings.AWS_DEFAULT_REGION)
-    cached = getattr(_local, "client", None)
+    """The process's boto3 S3 client. Clients are thread-safe, so the header-reading threads share
+    one (and its connection pool); building one costs tens of milliseconds and megabytes."""
+    global _cached
+    key = (os.getpid(), settings.AWS_S3_ENDPOINT_URL, settings.AWS_ACCESS_KEY_ID, settings.AWS_DEFAULT_REGION)
+    cached = _cached
     if cached is not None and cached[0] == key:
         return cached[1]
+    with _lock:
+        if _cached is not None and _cached[0] == key:
+            return _cached[1]
+        _cached = (key, _client_new())
+        return _cached[1]
+
+
+def _client_new():
     config = Config(
         signature_version="s3v4",
         s3={"addressing_style": "path"},
@@ -129,7 +141,6 @@ def client():
         region_name=settings.AWS_DEFAULT_REGION,
         config=config,
     )
-    _local.client = (key, c)
     return c
 
 

@@ -122,17 +122,17 @@ def _import_job_start(*, dataset: Dataset, location: s3.S3Location, auto_label: 
     return job
 
 
-def import_list(*, job_id: int) -> None:
+def import_list(*, job_id: int) -> bool:
     """List the S3 folder page by page and store each page's images as a chunk, queueing it.
 
     Idempotent: a page already stored (same sequence number) is not stored or counted again.
-    Raises s3.S3Error; S3Unreachable is worth a retry.
+    Returns whether this call finished the import. Raises s3.S3Error; S3Unreachable is worth a retry.
     """
     from .tasks import import_chunk_task
 
     job = ImportJob.objects.select_related("dataset").get(pk=job_id)
     if job.is_finished or job.listing_done:
-        return
+        return False
     ImportJob.objects.filter(pk=job.pk, started_at__isnull=True).update(
         started_at=timezone.now(), status=ImportJob.Status.IN_PROGRESS
     )
@@ -174,7 +174,7 @@ def import_list(*, job_id: int) -> None:
                 _enqueue(import_chunk_task, chunk.pk)
     with transaction.atomic():
         ImportJob.objects.filter(pk=job.pk).update(listing_done=True, chunks_total=seq, heartbeat_at=timezone.now())
-    import_finish_if_done(job_id=job.pk)
+    return import_finish_if_done(job_id=job.pk)
 
 
 def _read_header(bucket: str, item: dict) -> dict:
@@ -217,6 +217,16 @@ def _read_header(bucket: str, item: dict) -> dict:
     if problem:
         fields.update(error_code=rules.ERROR_INVALID_IMAGE, error_message=problem)
     return fields
+
+
+def import_images_needing_thumbnails(*, job_id: int):
+    """Ids of the job's valid images that have no thumbnail yet, streamed in id order."""
+    return (
+        Image.objects.filter(import_job_id=job_id, error_code="", thumbnail_key="")
+        .order_by("id")
+        .values_list("id", flat=True)
+        .iterator(chunk_size=2000)
+    )
 
 
 def import_chunk(*, chunk_id: int) -> list[int]:

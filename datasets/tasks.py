@@ -57,17 +57,29 @@ class ChunkTask(ImportTask):
 
 @shared_task(base=ImportTask, **RETRY)
 def import_list_task(job_id: int) -> None:
-    services.import_list(job_id=job_id)
+    if services.import_list(job_id=job_id):
+        thumbnails_queue(job_id)
 
 
 @shared_task(base=ChunkTask, **RETRY)
 def import_chunk_task(chunk_id: int) -> None:
-    image_ids = services.import_chunk(chunk_id=chunk_id)
-    for i in range(0, len(image_ids), services.THUMBNAIL_BATCH):
-        image_thumbnails_task.delay(image_ids[i : i + services.THUMBNAIL_BATCH])
+    services.import_chunk(chunk_id=chunk_id)
     job_id = _job_of_chunk(chunk_id)
-    if job_id:
-        services.import_finish_if_done(job_id=job_id)
+    if job_id and services.import_finish_if_done(job_id=job_id):
+        thumbnails_queue(job_id)
+
+
+def thumbnails_queue(job_id: int) -> None:
+    """Queue the finished import's thumbnails. They wait until the import is done so they never slow
+    it down: the dataset is complete and browsable first, with placeholders until they arrive."""
+    batch = []
+    for image_id in services.import_images_needing_thumbnails(job_id=job_id):
+        batch.append(image_id)
+        if len(batch) == services.THUMBNAIL_BATCH:
+            image_thumbnails_task.delay(batch)
+            batch = []
+    if batch:
+        image_thumbnails_task.delay(batch)
 
 
 class ThumbnailTask(Task):

@@ -247,7 +247,8 @@ def test_a_header_cut_short_asks_for_more_bytes_unless_it_is_the_whole_file(data
     with pytest.raises(InvalidImage) as exc:
         image_header_parse(data, complete=True)
     if fmt:
-        assert str(exc.value) == f"the {fmt} header is corrupt"
+        assert str(exc.value).startswith(f"the {fmt} header is")
+        assert "cut short" in str(exc.value)
 
 
 @pytest.mark.parametrize(

@@ -228,13 +228,13 @@ def test_a_box_of_1_pixel_or_less_is_refused_as_too_small(client_user, image, ec
     assert not image.boxes.exists()
 
 
-def test_a_box_moved_off_the_image_is_refused_as_too_small_and_stays_where_it_was(client_user, image, echo):
+def test_a_box_moved_off_the_image_is_refused_as_off_frame_and_stays_where_it_was(client_user, image, echo):
     box = BoundingBoxFactory(image=image, label=echo, left=10, top=20, width=100, height=80)
 
     response = post_json(client_user, box_url(box), {"left": 700, "top": 20, "width": 100, "height": 80})
 
     assert response.status_code == 400
-    assert response.json()["code"] == "ERROR_BOUNDING_BOX_TOO_SMALL"
+    assert response.json()["code"] == "ERROR_INVALID_BOUNDING_BOX"
     box.refresh_from_db()
     assert (box.left, box.top) == (10, 20)
 
