@@ -20,7 +20,9 @@ def dataset_get(*, user, pk: int) -> Dataset:
 
 def image_get(*, user, pk: int) -> Image:
     return get_object_or_404(
-        Image.objects.select_related("dataset__project").prefetch_related("labels"),
+        Image.objects.select_related("dataset__project").prefetch_related(
+            "labels", Prefetch("boxes", queryset=BoundingBox.objects.select_related("label"))
+        ),
         pk=pk,
         dataset__project__owner=user,
     )

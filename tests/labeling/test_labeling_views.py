@@ -215,3 +215,13 @@ def test_a_post_without_htmx_returns_to_the_same_gallery_view(client_user, datas
     assert response.status_code == 302
     assert response["Location"] == url("detail", dataset.pk, query="mode=label&show=unlabeled")
     assert ImageLabel.objects.count() == 1
+
+
+def test_a_label_is_removed_from_the_image_detail_view(client_user, dataset, images):
+    echo = LabelFactory(dataset=dataset, name="echo")
+    ImageLabelFactory(image=images[0], label=echo)
+    page = client_user.get(url("image_detail", images[0].pk)).content.decode()
+    assert f'aria-label="Remove label echo from {images[0].file_name}"' in page
+    response = client_user.post(url("image_label_remove", images[0].pk, echo.pk), {"next": "image"})
+    assert response.status_code == 302 and response["Location"] == url("image_detail", images[0].pk)
+    assert "Unlabeled" in client_user.get(url("image_detail", images[0].pk)).content.decode()
