@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from . import selectors
 from .errors import DatasetError
 from .models import BoundingBox, Dataset, Image, ImageLabel, Label, LabelingAction
+from .services import dataset_changed
 
 MAX_LABEL_LENGTH = 255
 MAX_BOXES_PER_IMAGE = 50
@@ -40,6 +42,7 @@ def label_name_clean(name: str) -> str:
 
 
 def _log(*, dataset: Dataset, user, kind: str, description: str, payload: dict | None = None) -> LabelingAction:
+    dataset_changed(dataset_id=dataset.pk)
     return LabelingAction.objects.create(
         dataset=dataset, user=user, kind=kind, description=description[:300], payload=payload or {}
     )
@@ -115,6 +118,7 @@ def label_remove(*, label: Label) -> tuple[int, int]:
         label.boxes.values_list("image_id", flat=True)
     )
     usage = label_usage(label=label)
+    dataset_changed(dataset_id=label.dataset_id)
     label.delete()
     images_labeled_refresh(images=set(images))
     return usage
@@ -133,6 +137,7 @@ def labels_import(*, dataset: Dataset, source: Dataset, user) -> list[Label]:
     if not names:
         raise DatasetError(f"The dataset {source.name} has no labels to import.", field="source")
     Label.objects.bulk_create([Label(dataset=dataset, name=n) for n in names])
+    dataset_changed(dataset_id=dataset.pk)
     return list(dataset.labels.order_by("name"))
 
 
@@ -158,11 +163,14 @@ def images_labels_assign(*, dataset: Dataset, user, label_ids: Iterable[int], im
     Images already holding a label keep it (no duplicate); undo removes only the rows added here.
     """
     labels = _labels_of(dataset, label_ids)
+    # Lock the dataset row for the transaction: changes to one dataset's labels run one at a time,
+    # so the counts cached for the version we start from are exactly what this change alters.
+    version = Dataset.objects.select_for_update().filter(pk=dataset.pk).values_list("stats_version", flat=True).get()
     ids_sql, ids_params = _image_ids_query(dataset, images).query.sql_with_params()
     names = ", ".join(label.name for label in labels)
     action = _log(dataset=dataset, user=user, kind=LabelingAction.Kind.ASSIGN, description=f"Assign {names}")
     now = timezone.now()
-    added = 0
+    added_by_label = {}
     table = ImageLabel._meta.db_table
     with connection.cursor() as cursor:
         for label in labels:
@@ -172,8 +180,19 @@ def images_labels_assign(*, dataset: Dataset, user, label_ids: Iterable[int], im
                 "ON CONFLICT (image_id, label_id) DO NOTHING",
                 [label.pk, action.pk, now, *ids_params],
             )
-            added += max(cursor.rowcount, 0)
-    images.filter(dataset=dataset, is_labeled=False).update(is_labeled=True)
+            added_by_label[label.pk] = max(cursor.rowcount, 0)
+    added = sum(added_by_label.values())
+    newly_labeled = images.filter(dataset=dataset, is_labeled=False).update(is_labeled=True)
+    new_version = Dataset.objects.filter(pk=dataset.pk).values_list("stats_version", flat=True).get()
+    transaction.on_commit(
+        lambda: selectors.counts_follow(
+            dataset_id=dataset.pk,
+            version=version,
+            new_version=new_version,
+            labeled=newly_labeled,
+            label_images=added_by_label,
+        )
+    )
     action.payload = {"added": added}
     action.description = f"Assign {names} ({added} added)"
     action.save(update_fields=["payload", "description"])
@@ -309,6 +328,7 @@ def labeling_undo(*, dataset: Dataset, user) -> LabelingAction | None:
         return None
     p = action.payload
     kind = LabelingAction.Kind
+    dataset_changed(dataset_id=dataset.pk)
     if action.kind == kind.ASSIGN:
         rows = ImageLabel.objects.filter(action=action)
         image_ids = list(rows.values_list("image_id", flat=True))
@@ -353,20 +373,3 @@ def labeling_undo(*, dataset: Dataset, user) -> LabelingAction | None:
 
 def labeling_last_action(*, dataset: Dataset, user) -> LabelingAction | None:
     return LabelingAction.objects.filter(dataset=dataset, user=user).order_by("-id").first()
-
-
-def label_counts(*, dataset: Dataset) -> dict[int, tuple[int, int]]:
-    """label id → (EntryCount: images with it, BoundingBoxCount: boxes with it), spec §7 ListDatasetLabels."""
-    images = dict(
-        ImageLabel.objects.filter(label__dataset=dataset)
-        .values("label_id")
-        .annotate(n=Count("id"))
-        .values_list("label_id", "n")
-    )
-    boxes = dict(
-        BoundingBox.objects.filter(label__dataset=dataset)
-        .values("label_id")
-        .annotate(n=Count("id"))
-        .values_list("label_id", "n")
-    )
-    return {pk: (images.get(pk, 0), boxes.get(pk, 0)) for pk in set(images) | set(boxes)}

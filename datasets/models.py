@@ -33,6 +33,9 @@ class Dataset(models.Model):
     status_message = models.TextField(blank=True)
     status_message_code = models.CharField(max_length=16, choices=StatusMessageCode.choices, blank=True)
     arn_suffix = models.BigIntegerField()
+    # Bumped in the transaction of every change to the dataset's images, labels or boxes; the
+    # gallery's statistics are cached under it, so a cached figure is never older than a commit.
+    stats_version = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -209,10 +212,16 @@ class LabelingAction(models.Model):
 
 
 class ImageLabel(models.Model):
-    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="image_labels")
-    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="image_labels")
+    # No single-column indexes: the unique (image, label) and the (label, image) index cover both
+    # lookups, and each index more slows an assignment to 100,000 images.
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="image_labels", db_index=False)
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="image_labels", db_index=False)
     # The labeling action that added the row, so undoing a 100,000-image assignment is one DELETE.
-    action = models.ForeignKey(LabelingAction, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Not indexed: only Undo looks rows up by action, and a scan there is cheaper than an index
+    # every assignment has to write.
+    action = models.ForeignKey(
+        LabelingAction, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -225,7 +234,7 @@ class ImageLabel(models.Model):
 
 class BoundingBox(models.Model):
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="boxes")
-    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="boxes")
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="boxes", db_index=False)
     left = models.PositiveIntegerField()
     top = models.PositiveIntegerField()
     width = models.PositiveIntegerField()

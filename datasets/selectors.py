@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from django.core.cache import cache
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404
@@ -163,41 +164,73 @@ class DatasetStats:
         return self.total - self.labeled
 
 
-def dataset_stats(*, dataset: Dataset) -> DatasetStats:
-    """DescribeDataset's DatasetStats (spec §6.8): TotalEntries, LabeledEntries, TotalLabels, ErrorEntries.
+def _counts(*, dataset: Dataset) -> tuple[DatasetStats, dict[int, tuple[int, int]]]:
+    """The dataset's statistics and per-label counts, cached under its stats_version.
 
-    Three counts rather than one aggregate with FILTERs: each is answered from its own index
-    (dataset+id, dataset+is_labeled, the partial errors index) without reading the table.
+    The version is read from the database, not the (possibly older) object in hand, so figures
+    are recomputed after any committed change and read from the cache otherwise.
     """
+    version = Dataset.objects.filter(pk=dataset.pk).values_list("stats_version", flat=True).first()
+    key = f"dataset-counts:{dataset.pk}:{version}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
     images = Image.objects.filter(dataset=dataset)
-    return DatasetStats(
+    label_ids = list(dataset.labels.values_list("id", flat=True))
+    per_image = dict(
+        ImageLabel.objects.filter(label_id__in=label_ids)
+        .values("label_id")
+        .annotate(n=Count("id"))
+        .values_list("label_id", "n")
+    )
+    per_box = dict(
+        BoundingBox.objects.filter(label_id__in=label_ids)
+        .values("label_id")
+        .annotate(n=Count("id"))
+        .values_list("label_id", "n")
+    )
+    # Three counts rather than one aggregate with FILTERs: each is answered from its own index
+    # (dataset+id, dataset+is_labeled, the partial errors index) without reading the table.
+    stats = DatasetStats(
         total=images.count(),
         labeled=images.filter(is_labeled=True).count(),
         errors=images.exclude(error_code="").count(),
-        labels=dataset.labels.count(),
+        labels=len(label_ids),
     )
+    value = (stats, {pk: (per_image.get(pk, 0), per_box.get(pk, 0)) for pk in label_ids})
+    cache.set(key, value, timeout=3600)
+    return value
+
+
+def counts_follow(
+    *, dataset_id: int, version: int, new_version: int, labeled: int, label_images: dict[int, int]
+) -> None:
+    """Carry the cached counts of `version` over to `new_version` for a change known to add
+    `labeled` labeled images and label_images[label] image-level assignments, instead of recounting.
+
+    Only for a change that held the dataset row lock from `version` to `new_version`.
+    """
+    cached = cache.get(f"dataset-counts:{dataset_id}:{version}")
+    if cached is None:
+        return
+    stats, per_label = cached
+    stats = replace(stats, labeled=stats.labeled + labeled)
+    per_label = {pk: (images + label_images.get(pk, 0), boxes) for pk, (images, boxes) in per_label.items()}
+    cache.set(f"dataset-counts:{dataset_id}:{new_version}", (stats, per_label), timeout=3600)
+
+
+def dataset_stats(*, dataset: Dataset) -> DatasetStats:
+    """DescribeDataset's DatasetStats (spec §6.8): TotalEntries, LabeledEntries, TotalLabels, ErrorEntries."""
+    return _counts(dataset=dataset)[0]
 
 
 def dataset_labels_with_counts(*, dataset: Dataset) -> list[Label]:
     """Every label of the dataset, ordered by name, with `image_count` (images with it as an
     image-level label) and `box_count` (boxes with it), as ListDatasetLabels' LabelStats."""
+    counts = _counts(dataset=dataset)[1]
     labels = list(dataset.labels.order_by("name"))
-    ids = [label.id for label in labels]
-    images = dict(
-        ImageLabel.objects.filter(label_id__in=ids)
-        .values("label_id")
-        .annotate(n=Count("id"))
-        .values_list("label_id", "n")
-    )
-    boxes = dict(
-        BoundingBox.objects.filter(label_id__in=ids)
-        .values("label_id")
-        .annotate(n=Count("id"))
-        .values_list("label_id", "n")
-    )
     for label in labels:
-        label.image_count = images.get(label.id, 0)
-        label.box_count = boxes.get(label.id, 0)
+        label.image_count, label.box_count = counts.get(label.id, (0, 0))
     return labels
 
 

@@ -35,6 +35,11 @@ THUMBNAIL_BATCH = 32
 PRECHECK_PAGES = 3
 
 
+def dataset_changed(*, dataset_id: int) -> None:
+    """Record that the dataset's images, labels or boxes changed, in the caller's transaction."""
+    Dataset.objects.filter(pk=dataset_id).update(stats_version=F("stats_version") + 1)
+
+
 def s3_folder_check(*, location: s3.S3Location) -> None:
     """Check, before anything is created, that the folder exists, is readable and holds an image.
 
@@ -287,6 +292,7 @@ def import_chunk(*, chunk_id: int) -> list[int]:
         )
         locked.done = True
         locked.save(update_fields=["done"])
+        dataset_changed(dataset_id=job.dataset_id)
         ImportJob.objects.filter(pk=job.pk).update(chunks_done=F("chunks_done") + 1, heartbeat_at=timezone.now())
     return [pk for pk, _, error in created if not error]
 
@@ -402,6 +408,9 @@ def images_thumbnails_make(*, image_ids: list[int]) -> int:
                 made += Image.objects.filter(pk=pk).update(thumbnail_key=thumb_key)
             else:
                 Image.objects.filter(pk=pk).update(error_code=rules.ERROR_INVALID_IMAGE, error_message=error)
+        if made < len(results):
+            for dataset_id in {image.dataset_id for image in images}:
+                dataset_changed(dataset_id=dataset_id)
     return made
 
 

@@ -370,3 +370,11 @@ def login():
         expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
     return login
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Cached gallery counts are keyed by dataset id and version; no test sees another's."""
+    from django.core.cache import cache
+
+    cache.clear()

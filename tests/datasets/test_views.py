@@ -555,7 +555,8 @@ def test_the_image_page_shows_labels_size_dimensions_source_and_the_image(client
     response = client_user.get(reverse("datasets:image_detail", args=[image.pk]))
 
     text = page_html(response)
-    assert "<dt>Labels</dt><dd>echo, echo-dot</dd>" in text
+    labels = text.split("<dt>Labels</dt>")[1].split("</dd>")[0]
+    assert re.findall(r'<span class="label-name">([^<]+)</span>', labels) == ["echo", "echo-dot"]
     assert "(123,456 bytes)" in text
     assert "<dt>Dimensions</dt><dd>1024 × 768 pixels</dd>" in text
     assert "<dt>Format</dt><dd>PNG</dd>" in text

@@ -164,3 +164,28 @@ def test_import_label_list_only_into_a_dataset_without_labels(dataset, user):
     with pytest.raises(DatasetError, match="doesn't have any labels"):
         labeling.labels_import(dataset=dataset, source=source, user=user)
     assert Label.objects.filter(dataset=dataset).count() == 2
+
+
+def test_counts_carried_over_after_an_assignment_equal_a_fresh_count(dataset, user, django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    from datasets import selectors
+
+    echo, dot = LabelFactory(dataset=dataset, name="echo"), LabelFactory(dataset=dataset, name="dot")
+    images = images_of(dataset, 6)
+    ImageLabelFactory(image=images[0], label=dot)
+    Image.objects.filter(pk=images[0].pk).update(is_labeled=True)
+    selectors.dataset_stats(dataset=dataset)  # warm the cache
+    with django_capture_on_commit_callbacks(execute=True):
+        labeling.images_labels_assign(
+            dataset=dataset,
+            user=user,
+            label_ids=[echo.pk, dot.pk],
+            images=Image.objects.filter(pk__in=[i.pk for i in images[:4]]),
+        )
+    carried = (selectors.dataset_stats(dataset=dataset), selectors.dataset_labels_with_counts(dataset=dataset))
+    cache.clear()
+    fresh = (selectors.dataset_stats(dataset=dataset), selectors.dataset_labels_with_counts(dataset=dataset))
+    assert carried[0] == fresh[0] and carried[0].labeled == 4
+    assert [(lb.name, lb.image_count) for lb in carried[1]] == [(lb.name, lb.image_count) for lb in fresh[1]]
+    assert [(lb.name, lb.image_count) for lb in fresh[1]] == [("dot", 4), ("echo", 4)]
