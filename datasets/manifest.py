@@ -104,8 +104,8 @@ MESSAGES = {
     ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST: "The manifest file contains too many invalid rows.",
 }
 
-# Errors that keep a line out of training. The first five also stop the line's validation, in
-# this order of precedence (§5.5, after the three that drop the line).
+# The errors that stop a line's validation, in the order of precedence of §5.5 (the three before
+# them in that list drop the line here).
 STOPPING_ERROR_CODES = (
     ERROR_NO_LABEL_ATTRIBUTES,
     ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT,
@@ -113,6 +113,7 @@ STOPPING_ERROR_CODES = (
     ERROR_MISSING_BOUNDING_BOX_CONFIDENCE,
     ERROR_MISSING_CLASS_MAP_ID,
 )
+# The errors that keep the whole line out of training; any other error spoils one attribute or box.
 LINE_ERROR_CODES = frozenset({*STOPPING_ERROR_CODES, ERROR_NO_VALID_LABEL_ATTRIBUTES, ERROR_TOO_MANY_BOUNDING_BOXES})
 
 
@@ -388,7 +389,13 @@ def parse_line(line: str) -> ManifestEntry | Dropped | Blank:
     source_ref = obj["source-ref"]
     bucket, key = location
 
-    def entry(labels=(), boxes=(), image_size=None, errors=(), warnings=()) -> ManifestEntry:
+    def entry(
+        labels: Iterable[str] = (),
+        boxes: Iterable[ManifestBox] = (),
+        image_size: tuple[int, int] | None = None,
+        errors: Iterable[EntryError] = (),
+        warnings: Iterable[EntryError] = (),
+    ) -> ManifestEntry:
         return ManifestEntry(
             source_ref,
             bucket,
@@ -604,11 +611,12 @@ def write_line(
     errors go on their annotation). Keys come in a fixed order. Raises ValueError for boxes
     without an image size, which the bounding-box attribute requires.
     """
-    labels = list(dict.fromkeys(labels))
-    boxes = list(boxes)
+    label_list = list(dict.fromkeys(labels))
+    box_list = list(boxes)
+    image_errors = _errors_json(errors)
     when = _creation_date(creation_date)
     line: dict[str, object] = {"source-ref": source_ref}
-    for label, name in zip(labels, attribute_names(labels), strict=True):
+    for label, name in zip(label_list, attribute_names(label_list), strict=True):
         line[name] = 1
         line[name + METADATA_SUFFIX] = {
             "confidence": 1,
@@ -618,14 +626,14 @@ def write_line(
             "creation-date": when,
             "type": CLASSIFICATION,
         }
-    if boxes:
+    if box_list:
         if image_size is None:
             raise ValueError("Bounding boxes need the image's width and height.")
         class_ids: dict[str, int] = {}
-        for box in boxes:
+        for box in box_list:
             class_ids.setdefault(box.label, len(class_ids))
         annotations = []
-        for box in boxes:
+        for box in box_list:
             annotation: dict[str, object] = {
                 "left": box.left,
                 "top": box.top,
@@ -645,12 +653,11 @@ def write_line(
             "job-name": f"labeling-job/{DETECTION_ATTRIBUTE}",
             "class-map": {str(class_id): label for label, class_id in class_ids.items()},
             "human-annotated": "yes",
-            "objects": [{"confidence": 1} for _ in boxes],
+            "objects": [{"confidence": 1} for _ in box_list],
             "creation-date": when,
             "type": DETECTION,
         }
-    line["cl-metadata"] = {"is_labeled": bool(labels or boxes)}
-    errors = _errors_json(errors)
-    if errors:
-        line["cl-errors"] = errors
+    line["cl-metadata"] = {"is_labeled": bool(label_list or box_list)}
+    if image_errors:
+        line["cl-errors"] = image_errors
     return json.dumps(line, ensure_ascii=False, separators=(",", ":")).translate(_LINE_BREAKS)
