@@ -40,6 +40,8 @@ S3_PREFERRED_PORT = 9000
 # uses them to finish the tasks it is running (the filesystem broker cannot redeliver a killed task).
 STOP_TIMEOUT = 20
 START_TIMEOUT = 30
+# The header-reading threads would each get a glibc malloc arena; two keep the worker's memory flat.
+WORKER_ENV = {"MALLOC_ARENA_MAX": "2"}
 
 
 class _StopRequested(Exception):
@@ -96,6 +98,7 @@ class Command(BaseCommand):
                 "worker",
                 [sys.executable, "-m", "celery", "-A", "customlabels", "worker", "-l", "info"]
                 + ["-Q", "celery,thumbnails", "--concurrency", "2"],
+                extra_env=WORKER_ENV,
             )
             self._start(
                 "web",
