@@ -418,3 +418,30 @@ def images_thumbnails_failed(*, image_ids: list[int], message: str) -> None:
     """Record on the images' import jobs why their thumbnails could not be made."""
     job_ids = Image.objects.filter(pk__in=image_ids).exclude(import_job=None).values_list("import_job_id", flat=True)
     ImportJob.objects.filter(pk__in=set(job_ids)).update(thumbnails_error=f"Thumbnails could not be made: {message}")
+
+
+@transaction.atomic
+def dataset_delete(*, dataset: Dataset) -> None:
+    """Delete a dataset with its images, labels and boxes; its thumbnails leave the console bucket
+    after the commit. Refused while the dataset is being created or updated (spec §7 DeleteDataset)."""
+    from .tasks import dataset_thumbnails_delete_task
+
+    locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    if locked.is_in_progress:
+        raise DatasetError("You can't delete a dataset while it is being created or updated. Wait until it finishes.")
+    dataset_id = locked.pk
+    locked.delete()
+    _enqueue(dataset_thumbnails_delete_task, dataset_id)
+
+
+def dataset_thumbnails_delete(*, dataset_id: int) -> int:
+    """Remove a deleted dataset's thumbnails from the console bucket. Idempotent; returns how many."""
+    console = console_bucket_name()
+    prefix = f"thumbnails/{dataset_id}/"
+    removed = 0
+    for page in s3.list_pages(console, prefix):
+        keys = [obj.key for obj in page]
+        if keys:
+            s3.delete_objects(console, keys)
+            removed += len(keys)
+    return removed

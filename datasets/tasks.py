@@ -99,3 +99,8 @@ class ThumbnailTask(Task):
 @shared_task(base=ThumbnailTask, **RETRY)
 def image_thumbnails_task(image_ids: list[int]) -> None:
     services.images_thumbnails_make(image_ids=image_ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)
+def dataset_thumbnails_delete_task(dataset_id: int) -> None:
+    services.dataset_thumbnails_delete(dataset_id=dataset_id)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("<int:pk>/", views.dataset_detail, name="detail"),
     path("<int:pk>/progress/", views.dataset_progress, name="progress"),
     path("<int:pk>/add-images/", views.dataset_add_images, name="add_images"),
+    path("<int:pk>/delete/", views.dataset_delete, name="delete"),
     path("images/<int:pk>/", views.image_detail, name="image_detail"),
     path("<int:pk>/assign/", views.images_labels_assign, name="assign"),
     path("<int:pk>/unassign/", views.images_labels_remove, name="unassign"),

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from customlabels import s3
 from projects import selectors as project_selectors
+from projects.forms import ConfirmDeleteForm
 from projects.models import ConsoleBucket
 
 from . import labeling, selectors, services
@@ -326,4 +327,24 @@ def labels_import(request, pk):
             return redirect(f"{reverse('datasets:detail', args=[dataset.pk])}?mode=label")
     return render(
         request, "datasets/labels_import.html", {"dataset": dataset, "project": dataset.project, "form": form}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def dataset_delete(request, pk):
+    dataset = selectors.dataset_get(user=request.user, pk=pk)
+    form = ConfirmDeleteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.dataset_delete(dataset=dataset)
+        except DatasetError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Dataset {dataset.name} was deleted.")
+            return redirect("projects:detail", pk=dataset.project_id)
+    stats = selectors.dataset_stats(dataset=dataset)
+    return render(
+        request,
+        "datasets/dataset_delete.html",
+        {"dataset": dataset, "project": dataset.project, "form": form, "stats": stats},
     )
