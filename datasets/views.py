@@ -205,40 +205,30 @@ def _labels_posted(request) -> list[int]:
     return [int(v) for v in request.POST.getlist("assign_label") if v.isdigit()]
 
 
-@require_POST
-def images_labels_assign(request, pk):
+def _selection_labels_change(request, pk, *, service, done: str):
+    """Apply `service` (assign or remove) to the posted labels and selection; re-render the gallery."""
     dataset = selectors.dataset_get(user=request.user, pk=pk)
     images, ids, all_matching = _selection(request, dataset)
     if not ids and not all_matching:
         messages.error(request, "Select one or more images first.")
     else:
         try:
-            added = labeling.images_labels_assign(
-                dataset=dataset, user=request.user, label_ids=_labels_posted(request), images=images
-            )
+            n = service(dataset=dataset, user=request.user, label_ids=_labels_posted(request), images=images)
         except DatasetError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"Saved: {added} label assignment{'s' if added != 1 else ''} added.")
+            messages.success(request, f"Saved: {n} label assignment{'s' if n != 1 else ''} {done}.")
     return _render_gallery(request, dataset, selected=ids, all_matching=all_matching)
+
+
+@require_POST
+def images_labels_assign(request, pk):
+    return _selection_labels_change(request, pk, service=labeling.images_labels_assign, done="added")
 
 
 @require_POST
 def images_labels_remove(request, pk):
-    dataset = selectors.dataset_get(user=request.user, pk=pk)
-    images, ids, all_matching = _selection(request, dataset)
-    if not ids and not all_matching:
-        messages.error(request, "Select one or more images first.")
-    else:
-        try:
-            removed = labeling.images_labels_remove(
-                dataset=dataset, user=request.user, label_ids=_labels_posted(request), images=images
-            )
-        except DatasetError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, f"Saved: {removed} label assignment{'s' if removed != 1 else ''} removed.")
-    return _render_gallery(request, dataset, selected=ids, all_matching=all_matching)
+    return _selection_labels_change(request, pk, service=labeling.images_labels_remove, done="removed")
 
 
 @require_POST
