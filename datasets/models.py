@@ -174,6 +174,12 @@ class Image(models.Model):
             models.Index(fields=["dataset", "id"], name="image_dataset_errors", condition=~Q(error_code="")),
             models.Index(fields=["dataset", "file_name"], name="image_dataset_file_name"),
             models.Index(fields=["import_job"], name="image_import_job"),
+            # "Are thumbnails still pending for this import?" answered without scanning its images.
+            models.Index(
+                fields=["import_job"],
+                name="image_thumbnail_pending",
+                condition=Q(thumbnail_key="") & Q(error_code=""),
+            ),
         ]
 
     def __str__(self) -> str:

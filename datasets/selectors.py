@@ -255,19 +255,30 @@ class ImportProgress:
 
 
 def import_progress(*, job: ImportJob) -> ImportProgress:
+    """The import's counts. Live while it runs or thumbnails are pending; once both are done the
+    counts change only with the dataset's stats_version, so they are cached under it."""
+    settled = job.is_finished and not job.images.filter(thumbnail_key="", error_code="").exists()
+    key = None
+    if settled:
+        version = Dataset.objects.filter(pk=job.dataset_id).values_list("stats_version", flat=True).first()
+        key = f"import-progress:{job.pk}:{version}"
+        cached = cache.get(key)
+        if cached is not None:
+            return ImportProgress(job=job, **cached)
     agg = job.images.aggregate(
         imported=Count("id"),
         with_errors=Count("id", filter=~Q(error_code="")),
         thumbnails=Count("id", filter=~Q(thumbnail_key="")),
     )
-    pending = agg["imported"] - agg["with_errors"] - agg["thumbnails"]
-    return ImportProgress(
-        job=job,
-        imported=agg["imported"],
-        with_errors=agg["with_errors"],
-        thumbnails=agg["thumbnails"],
-        thumbnails_pending=max(0, pending),
-    )
+    counts = {
+        "imported": agg["imported"],
+        "with_errors": agg["with_errors"],
+        "thumbnails": agg["thumbnails"],
+        "thumbnails_pending": max(0, agg["imported"] - agg["with_errors"] - agg["thumbnails"]),
+    }
+    if key:
+        cache.set(key, counts, timeout=3600)
+    return ImportProgress(job=job, **counts)
 
 
 def dataset_latest_import(*, dataset: Dataset) -> ImportJob | None:
