@@ -292,8 +292,10 @@ def import_chunk(*, chunk_id: int) -> list[int]:
         )
         locked.done = True
         locked.save(update_fields=["done"])
-        dataset_changed(dataset_id=job.dataset_id)
+        # Lock order everywhere: import job row, then dataset row (as import_finish_if_done and
+        # import_fail do); the other order deadlocks when chunks finish at the same time.
         ImportJob.objects.filter(pk=job.pk).update(chunks_done=F("chunks_done") + 1, heartbeat_at=timezone.now())
+        dataset_changed(dataset_id=job.dataset_id)
     return [pk for pk, _, error in created if not error]
 
 

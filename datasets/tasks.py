@@ -3,6 +3,7 @@
 import logging
 
 from celery import Task, shared_task
+from django.db import OperationalError
 
 from customlabels import s3
 
@@ -12,7 +13,8 @@ from .models import Dataset, ImportChunk
 log = logging.getLogger(__name__)
 
 RETRY = {
-    "autoretry_for": (s3.S3Unreachable,),
+    # S3 down, or the database breaking a deadlock or dropping a connection: both pass on retry.
+    "autoretry_for": (s3.S3Unreachable, OperationalError),
     "retry_backoff": 2,
     "retry_backoff_max": 60,
     "retry_jitter": True,
