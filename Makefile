@@ -39,8 +39,8 @@ lint: venv
 
 # The import at N images (10,000 by default; `make bench-large` for 100,000) and labeling at 100,000.
 bench: venv services
-	MALLOC_ARENA_MAX=2 DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_import.py --images $${N:-10000}
+	MALLOC_ARENA_MAX=2 DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_import.py --images $${N:-10000} --workers threads:4
 	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_labeling.py --images 100000
 
 bench-large: venv services
-	MALLOC_ARENA_MAX=2 DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_import.py --images 100000
+	MALLOC_ARENA_MAX=2 DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_import.py --images 100000 --workers threads:4

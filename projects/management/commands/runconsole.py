@@ -97,7 +97,7 @@ class Command(BaseCommand):
             self._start(
                 "worker",
                 [sys.executable, "-m", "celery", "-A", "customlabels", "worker", "-l", "info"]
-                + ["-Q", "celery,thumbnails", "--concurrency", "2"],
+                + ["-Q", "celery,thumbnails", "--pool", "threads", "--concurrency", "4"],
                 extra_env=WORKER_ENV,
             )
             self._start(
