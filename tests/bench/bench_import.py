@@ -678,7 +678,7 @@ def run_import(
         sampler.stop()
         result.update(memory())
         worker.stop()
-        result["tasks"] = task_stats(worker.log_path, (wall0, wall1))
+        result["tasks"] = task_stats(worker.log_path, (wall0, wall1 if wall1 > wall0 else time.time()))
         kept = REPO / "bench-results" / f"import-{n}-worker-{pool}-{concurrency}.log"
         kept.parent.mkdir(exist_ok=True)
         shutil.copyfile(worker.log_path, kept)
