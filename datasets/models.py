@@ -79,6 +79,7 @@ class ImportJob(models.Model):
         UPLOAD = "UPLOAD", "Upload images from your computer"
         MANIFEST = "MANIFEST", "Import images labeled by SageMaker Ground Truth"
         COPY = "COPY", "Copy an existing Amazon Rekognition Custom Labels dataset"
+        SPLIT = "SPLIT", "20% of a training dataset (Create test dataset)"
 
     class Status(models.TextChoices):
         QUEUED = "QUEUED", "Queued"
@@ -131,11 +132,45 @@ class ImportChunk(models.Model):
         return f"chunk {self.seq} of job {self.job_id}"
 
 
+class ManifestExport(models.Model):
+    """A "Download manifest" request: a worker writes the dataset's manifest to the console bucket."""
+
+    class Status(models.TextChoices):
+        QUEUED = "QUEUED", "Queued"
+        IN_PROGRESS = "IN_PROGRESS", "In progress"
+        SUCCEEDED = "SUCCEEDED", "Succeeded"
+        FAILED = "FAILED", "Failed"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="manifest_exports")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # The dataset's stats_version when the export started: an export of an unchanged dataset is reused.
+    stats_version = models.PositiveBigIntegerField(default=0)
+    key = models.CharField(max_length=1024, blank=True, help_text="Where the manifest is in the console bucket.")
+    lines = models.PositiveIntegerField(default=0)
+    size = models.BigIntegerField(default=0)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"manifest of {self.dataset} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
 class ImportReportItem(models.Model):
-    """A source object that was not imported (skipped), listed in the import's report."""
+    """A source item that was not imported, listed in the import's CSV report: an S3 object that is
+    not an image, a manifest line the console drops (key "line <n>"), an uploaded file refused."""
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="report_items")
     key = models.TextField()
+    code = models.CharField(max_length=64, blank=True)
     reason = models.CharField(max_length=255)
 
     class Meta:
@@ -156,8 +191,16 @@ class Image(models.Model):
     size = models.BigIntegerField(null=True, blank=True)
     etag = models.CharField(max_length=128, blank=True)
     thumbnail_key = models.CharField(max_length=1024, blank=True)
+    # True from the moment a readable image is stored until its thumbnail exists or it turns out
+    # not to decode. An image with only manifest line or box errors still gets a thumbnail.
+    needs_thumbnail = models.BooleanField(default=False)
+    # The headline problem the gallery shows and the Errors filter finds: the first of `problems`,
+    # or ERROR_INVALID_IMAGE when the file itself is unusable.
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
+    # Every error and warning found for the image (spec §5.5 D), each
+    # {"code", "message", "level": "error" | "warning"} plus "box": <n> for an annotation's error.
+    problems = models.JSONField(default=list, blank=True)
     # Kept by the services that add or remove labels and boxes, so the Labeled filter is an index scan.
     is_labeled = models.BooleanField(default=False)
     labels = models.ManyToManyField(Label, through="ImageLabel", related_name="images")
@@ -175,11 +218,7 @@ class Image(models.Model):
             models.Index(fields=["dataset", "file_name"], name="image_dataset_file_name"),
             models.Index(fields=["import_job"], name="image_import_job"),
             # "Are thumbnails still pending for this import?" answered without scanning its images.
-            models.Index(
-                fields=["import_job"],
-                name="image_thumbnail_pending",
-                condition=Q(thumbnail_key="") & Q(error_code=""),
-            ),
+            models.Index(fields=["import_job"], name="image_thumbnail_pending", condition=Q(needs_thumbnail=True)),
         ]
 
     def __str__(self) -> str:

@@ -257,7 +257,7 @@ class ImportProgress:
 def import_progress(*, job: ImportJob) -> ImportProgress:
     """The import's counts. Live while it runs or thumbnails are pending; once both are done the
     counts change only with the dataset's stats_version, so they are cached under it."""
-    settled = job.is_finished and not job.images.filter(thumbnail_key="", error_code="").exists()
+    settled = job.is_finished and not job.images.filter(needs_thumbnail=True).exists()
     key = None
     if settled:
         version = Dataset.objects.filter(pk=job.dataset_id).values_list("stats_version", flat=True).first()
@@ -269,12 +269,13 @@ def import_progress(*, job: ImportJob) -> ImportProgress:
         imported=Count("id"),
         with_errors=Count("id", filter=~Q(error_code="")),
         thumbnails=Count("id", filter=~Q(thumbnail_key="")),
+        pending=Count("id", filter=Q(needs_thumbnail=True)),
     )
     counts = {
         "imported": agg["imported"],
         "with_errors": agg["with_errors"],
         "thumbnails": agg["thumbnails"],
-        "thumbnails_pending": max(0, agg["imported"] - agg["with_errors"] - agg["thumbnails"]),
+        "thumbnails_pending": agg["pending"],
     }
     if key:
         cache.set(key, counts, timeout=3600)

@@ -227,7 +227,7 @@ def _read_header(bucket: str, item: dict) -> dict:
 def import_images_needing_thumbnails(*, job_id: int):
     """Ids of the job's valid images that have no thumbnail yet, streamed in id order."""
     return (
-        Image.objects.filter(import_job_id=job_id, error_code="", thumbnail_key="")
+        Image.objects.filter(import_job_id=job_id, needs_thumbnail=True)
         .order_by("id")
         .values_list("id", flat=True)
         .iterator(chunk_size=2000)
@@ -272,6 +272,8 @@ def import_chunk(*, chunk_id: int) -> list[int]:
                     size=item["size"],
                     etag=item["etag"][:128],
                     is_labeled=bool(item["label"]),
+                    needs_thumbnail=not fields.get("error_code"),
+                    problems=_problems_of(fields),
                     **fields,
                 )
                 for item, fields in zip(chunk.items, headers, strict=True)
@@ -297,6 +299,12 @@ def import_chunk(*, chunk_id: int) -> list[int]:
         ImportJob.objects.filter(pk=job.pk).update(chunks_done=F("chunks_done") + 1, heartbeat_at=timezone.now())
         dataset_changed(dataset_id=job.dataset_id)
     return [pk for pk, _, error in created if not error]
+
+
+def _problems_of(fields: dict) -> list[dict]:
+    if not fields.get("error_code"):
+        return []
+    return [{"code": fields["error_code"], "message": fields["error_message"], "level": "error"}]
 
 
 def _labels_ensure(*, dataset_id: int, names: list[str]) -> dict[str, int]:
@@ -382,7 +390,7 @@ def images_thumbnails_make(*, image_ids: list[int]) -> int:
     (for example a truncated JPEG) gets ERROR_INVALID_IMAGE instead. Returns how many were made.
     Raises S3Unreachable to be retried.
     """
-    images = list(Image.objects.filter(pk__in=image_ids, thumbnail_key="", error_code=""))
+    images = list(Image.objects.filter(pk__in=image_ids, needs_thumbnail=True))
     if not images:
         return 0
     console = console_bucket_name()
@@ -407,9 +415,14 @@ def images_thumbnails_make(*, image_ids: list[int]) -> int:
     with transaction.atomic():
         for pk, thumb_key, error in results:
             if thumb_key:
-                made += Image.objects.filter(pk=pk).update(thumbnail_key=thumb_key)
+                made += Image.objects.filter(pk=pk).update(thumbnail_key=thumb_key, needs_thumbnail=False)
             else:
-                Image.objects.filter(pk=pk).update(error_code=rules.ERROR_INVALID_IMAGE, error_message=error)
+                # The file itself is unusable: that outranks any manifest problem as the headline.
+                image = next(i for i in images if i.pk == pk)
+                problems = [{"code": rules.ERROR_INVALID_IMAGE, "message": error, "level": "error"}, *image.problems]
+                Image.objects.filter(pk=pk).update(
+                    error_code=rules.ERROR_INVALID_IMAGE, error_message=error, problems=problems, needs_thumbnail=False
+                )
         if made < len(results):
             for dataset_id in {image.dataset_id for image in images}:
                 dataset_changed(dataset_id=dataset_id)

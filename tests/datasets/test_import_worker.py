@@ -36,7 +36,7 @@ def settled(dataset: Dataset, *statuses: str) -> Dataset:
         dataset.refresh_from_db()
         if dataset.status not in statuses:
             return False
-        return not Image.objects.filter(dataset=dataset, thumbnail_key="", error_code="").exists()
+        return not Image.objects.filter(dataset=dataset, needs_thumbnail=True).exists()
 
     wait_until(done, timeout=60, what=f"{dataset.name} to reach {' or '.join(statuses)} with its thumbnails")
     return dataset
