@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 PG_URL ?= postgres://postgres@127.0.0.1:5432/customlabels
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test bench bench-large lint services chromium venv
+.PHONY: run test bench bench-large bench-load lint services chromium venv
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -31,16 +31,24 @@ services:
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# Two runs: the fault tests kill and restart their own workers, which the suite's shared worker would disturb.
 test: venv services chromium
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(VENV)/bin/pytest
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(VENV)/bin/pytest tests/faults --override-ini="addopts=-ra --strict-markers"
 
 lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-# The import at N images (10,000 by default; `make bench-large` for 100,000) and labeling at 100,000.
+# The import at N images (10,000 by default; `make bench-large` for 100,000), labeling at 100,000, and the
+# manifest import and export of 100,000 images against the S3-folder import of the same images.
 bench: venv services
 	MALLOC_ARENA_MAX=2 DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_import.py --images $${N:-10000} --workers threads:4
 	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_labeling.py --images 100000
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_manifest.py --images $${MANIFEST_N:-100000}
+
+# 20 signed-in users browse a 100,000-image gallery while an import runs: median, p95, errors.
+bench-load: venv services
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_load.py
 
 bench-large: venv services
 	MALLOC_ARENA_MAX=2 DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_import.py --images 100000 --workers threads:4

@@ -10,6 +10,7 @@ import os
 import re
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import boto3
@@ -260,10 +261,17 @@ def delete_objects(bucket: str, keys: list[str]) -> None:
             raise _translate(exc, bucket=bucket) from exc
 
 
-def presigned_get_url(bucket: str, key: str, *, expires: int | None = None) -> str:
+def presigned_get_url(
+    bucket: str, key: str, *, expires: int | None = None, content_disposition: str | None = None
+) -> str:
+    """A GET URL for the object; `content_disposition` (e.g. `attachment; filename="x"`) overrides the
+    response's Content-Disposition header, so a browser saves the object instead of showing it."""
+    params = {"Bucket": bucket, "Key": key}
+    if content_disposition:
+        params["ResponseContentDisposition"] = content_disposition
     return client().generate_presigned_url(
         "get_object",
-        Params={"Bucket": bucket, "Key": key},
+        Params=params,
         ExpiresIn=expires or settings.PRESIGNED_URL_EXPIRES,
     )
 
@@ -274,3 +282,208 @@ def split_uri(uri: str) -> tuple[str, str]:
         raise S3LocationInvalid(f"{uri} is not an s3:// URI.")
     bucket, _, key = uri[5:].partition("/")
     return bucket, key
+
+
+def copy_object(bucket: str, source_key: str, key: str) -> None:
+    """Copy an object inside the bucket on the server side (CopyObject): no byte passes through us."""
+    try:
+        client().copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source_key})
+    except (ClientError, BotoCoreError) as exc:
+        raise _translate(exc, bucket=bucket, key=source_key) from exc
+
+
+MULTIPART_MIN_PART = 5 * 1024 * 1024  # S3's smallest part but the last
+MULTIPART_PART_SIZE = 8 * 1024 * 1024
+
+
+class MultipartWriter:
+    """Write one object of any size from a stream of bytes, holding at most two parts in memory.
+
+    Parts of `part_size` bytes go up as a multipart upload, each one uploaded by a helper thread
+    while the caller produces the next. An object smaller than one part is stored with one PUT.
+    Use it as a context manager: leaving it by an exception aborts the upload, so no object and no
+    stray parts are left; leaving it normally completes the object.
+    """
+
+    def __init__(self, bucket: str, key: str, *, content_type: str, part_size: int = MULTIPART_PART_SIZE):
+        if part_size < MULTIPART_MIN_PART:
+            raise ValueError(f"S3 parts are at least {MULTIPART_MIN_PART} bytes.")
+        self.bucket, self.key, self.content_type, self.part_size = bucket, key, content_type, part_size
+        self.size = 0
+        self.parts = 0
+        self._buffer = bytearray()
+        self._upload_id: str | None = None
+        self._uploads: list[Future] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._closed = False
+
+    def __enter__(self) -> MultipartWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data
+        self.size += len(data)
+        if len(self._buffer) >= self.part_size:
+            self._send(bytes(self._buffer))
+            self._buffer.clear()
+
+    def _send(self, body: bytes) -> None:
+        if self._upload_id is None:
+            try:
+                resp = client().create_multipart_upload(Bucket=self.bucket, Key=self.key, ContentType=self.content_type)
+            except (ClientError, BotoCoreError) as exc:
+                raise _translate(exc, bucket=self.bucket, key=self.key) from exc
+            self._upload_id = resp["UploadId"]
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
+        # One part in flight at a time: the caller builds the next part meanwhile, and memory stays bounded.
+        if self._uploads:
+            self._uploads[-1].result()
+        self.parts += 1
+        self._uploads.append(self._pool.submit(self._upload_part, self.parts, body))
+
+    def _upload_part(self, number: int, body: bytes) -> dict:
+        try:
+            resp = client().upload_part(
+                Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=body
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise _translate(exc, bucket=self.bucket, key=self.key) from exc
+        return {"PartNumber": number, "ETag": resp["ETag"]}
+
+    def close(self) -> int:
+        """Finish the object; returns its size in bytes."""
+        if self._closed:
+            return self.size
+        if self._upload_id is None:
+            put_object(self.bucket, self.key, bytes(self._buffer), content_type=self.content_type)
+            self._buffer.clear()
+            self._closed = True
+            return self.size
+        try:
+            if self._buffer:
+                self._send(bytes(self._buffer))
+                self._buffer.clear()
+            parts = [upload.result() for upload in self._uploads]
+            client().complete_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, MultipartUpload={"Parts": parts}
+            )
+        except (ClientError, BotoCoreError) as exc:
+            self.abort()
+            raise _translate(exc, bucket=self.bucket, key=self.key) from exc
+        except Exception:
+            self.abort()
+            raise
+        self._shutdown()
+        self._closed = True
+        return self.size
+
+    def abort(self) -> None:
+        """Drop the upload and its parts. Never raises: it runs while another error is on its way up."""
+        self._closed = True
+        self._buffer.clear()
+        self._shutdown()
+        if self._upload_id is None:
+            return
+        try:
+            client().abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
+        except (ClientError, BotoCoreError):
+            pass
+        self._upload_id = None
+
+    def _shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+# --- the manifest import: a file's size, image headers with their object's size, lines of a file ---
+
+
+def head_object(bucket: str, key: str) -> S3Object:
+    """The object's size and ETag (HeadObject). Raises S3ObjectNotFound, S3AccessDenied, S3Unreachable."""
+    try:
+        resp = client().head_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as exc:
+        raise _translate(exc, bucket=bucket, key=key) from exc
+    return S3Object(key=key, size=int(resp.get("ContentLength", 0)), etag=str(resp.get("ETag", "")).strip('"'))
+
+
+def read_range_sized(bucket: str, key: str, length: int) -> tuple[bytes, int, str]:
+    """Read at most `length` bytes from the start of an object, with the object's full size and ETag.
+
+    One ranged GET: the size comes from its Content-Range, so a reader that only knows a key (a
+    manifest's source-ref) needs no HeadObject. An empty object, whose every range S3 refuses
+    (416 InvalidRange), reads as no bytes.
+    """
+    try:
+        resp = client().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{length - 1}")
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "InvalidRange":
+            return b"", 0, ""
+        raise _translate(exc, bucket=bucket, key=key) from exc
+    except BotoCoreError as exc:
+        raise _translate(exc, bucket=bucket, key=key) from exc
+    body = resp["Body"]
+    try:
+        data = body.read(length)
+    except BotoCoreError as exc:
+        raise _translate(exc, bucket=bucket, key=key) from exc
+    finally:
+        body.close()
+    # "bytes 0-16383/52000"; a server that ignores Range answers 200 with the whole object instead.
+    total = str(resp.get("ContentRange", "")).rpartition("/")[2]
+    size = int(total) if total.isdigit() else int(resp.get("ContentLength", len(data)))
+    return data, size, str(resp.get("ETag", "")).strip('"')
+
+
+LINE_READ_SIZE = 256 * 1024
+
+
+def iter_lines(bucket: str, key: str, *, max_line_bytes: int) -> Iterator[bytes]:
+    """Yield the lines of an object as it streams in, without their line breaks ("\\n" or "\\r\\n").
+
+    Never holds the whole object: at most one read and one line. A line longer than
+    `max_line_bytes` is yielded cut to `max_line_bytes + 1` bytes, so the caller can tell, and the
+    rest of it is skipped as it streams past. A final line break does not start another line.
+    Raises S3Error subclasses, S3Unreachable when the stream breaks off.
+    """
+    try:
+        resp = client().get_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as exc:
+        raise _translate(exc, bucket=bucket, key=key) from exc
+    body = resp["Body"]
+    limit = max_line_bytes + 1
+    pending, cut = b"", False
+    try:
+        while True:
+            try:
+                block = body.read(LINE_READ_SIZE)
+            except BotoCoreError as exc:
+                raise _translate(exc, bucket=bucket, key=key) from exc
+            if not block:
+                break
+            parts = block.split(b"\n")
+            for part in parts[:-1]:
+                yield _line_end(pending if cut else pending + part, cut=cut, limit=limit)
+                pending, cut = b"", False
+            if not cut:
+                pending += parts[-1]
+                if len(pending) > limit:
+                    pending, cut = pending[:limit], True
+        if pending or cut:
+            yield _line_end(pending, cut=cut, limit=limit)
+    finally:
+        body.close()
+
+
+def _line_end(line: bytes, *, cut: bool, limit: int) -> bytes:
+    """The line without its carriage return, or its first `limit` bytes when it is longer than that."""
+    if cut or len(line) > limit:
+        return line[:limit]
+    return line[:-1] if line.endswith(b"\r") else line

@@ -13,7 +13,9 @@ VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 
-SECRET_KEY = env("SECRET_KEY", default="insecure-dev-key-change-me-for-anything-real-0123456789")
+# The built-in key is for `make run` and tests only; `manage.py check --deploy` fails while it is in use.
+DEVELOPMENT_SECRET_KEY = "insecure-dev-key-change-me-for-anything-real-0123456789"
+SECRET_KEY = env("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -117,8 +119,15 @@ if DEBUG:
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+# Behind HTTPS in production: set SECURE_SSL_REDIRECT=true and SECURE_HSTS_SECONDS (README,
+# "Production"); `manage.py check --deploy` is clean with those. Off by default for `make run`'s http.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    # A TLS-terminating proxy in front says the request was https with X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -144,7 +153,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # A task a dead worker held is handed to another worker after this many seconds (acks_late).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -166,5 +176,22 @@ LOGGING = {
     },
 }
 CELERY_TASK_ROUTES = {"datasets.tasks.image_thumbnails_task": {"queue": "thumbnails"}}
+# An import step that cannot reach S3 (or hits a database deadlock) is retried this many times,
+# with exponential backoff capped at IMPORT_RETRY_BACKOFF_MAX seconds, before the import fails.
+IMPORT_RETRY_MAX = env.int("IMPORT_RETRY_MAX", default=6)
+IMPORT_RETRY_BACKOFF_MAX = env.int("IMPORT_RETRY_BACKOFF_MAX", default=60)
+# An import no worker has touched for this long is failed (with "Retry import" offered): its worker
+# died and did not come back. Longer than the visibility timeout would be pointless for one worker
+# that restarts, so keep it above the slowest single step and below CELERY_VISIBILITY_TIMEOUT.
+IMPORT_STALL_SECONDS = env.int("IMPORT_STALL_SECONDS", default=900)
+CELERY_BEAT_SCHEDULE = {
+    "fail-stalled-imports": {
+        "task": "datasets.tasks.imports_stalled_fail_task",
+        "schedule": env.float("IMPORT_STALL_CHECK_SECONDS", default=60.0),
+    },
+}
 # A labeling request may carry a selection of up to a few thousand image ids.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+# "You can upload up to 30 images at a time." (spec §2.3): Django stops reading a request with more
+# files, and the upload view turns that into this sentence.
+DATA_UPLOAD_MAX_NUMBER_FILES = 30

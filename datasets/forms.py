@@ -31,7 +31,22 @@ class S3FolderForm(forms.Form):
 
 
 class DatasetCreateForm(S3FolderForm):
-    IMAGE_LOCATIONS = [("s3", "Import images from S3 bucket")]
+    """The Create dataset page: a name and one of the four image locations of the console (spec §2.3).
+
+    Only the chosen location's fields are required; the others are ignored, so a browser without
+    JavaScript (which shows every section) submits the same form.
+    """
+
+    S3 = "s3"
+    UPLOAD = "upload"
+    MANIFEST = "manifest"
+    COPY = "copy"
+    IMAGE_LOCATIONS = [
+        (S3, "Import images from S3 bucket"),
+        (UPLOAD, "Upload images from your computer"),
+        (MANIFEST, "Import images labeled by SageMaker Ground Truth"),
+        (COPY, "Copy an existing Amazon Rekognition Custom Labels dataset"),
+    ]
 
     name = forms.CharField(
         label="Dataset name",
@@ -40,10 +55,54 @@ class DatasetCreateForm(S3FolderForm):
         help_text="Up to 255 characters: letters, digits, underscores (_), periods (.) and hyphens (-).",
     )
     image_location = forms.ChoiceField(
-        label="Image location", choices=IMAGE_LOCATIONS, initial="s3", widget=forms.RadioSelect
+        label="Image location", choices=IMAGE_LOCATIONS, initial=S3, widget=forms.RadioSelect
+    )
+    manifest_location = forms.CharField(
+        label=".manifest file location",
+        max_length=2048,
+        required=False,
+        help_text="The S3 URI of the manifest file, for example s3://bucket/Ground-Truth-Job-Name/manifests/output/output.manifest",
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
+    )
+    source_dataset = forms.ModelChoiceField(
+        label="Dataset",
+        queryset=None,
+        required=False,
+        empty_label="Choose a dataset",
+        help_text="The dataset to copy: its images, labels and bounding boxes.",
     )
 
-    field_order = ["name", "image_location", "s3_location", "auto_label"]
+    field_order = ["name", "image_location", "s3_location", "auto_label", "manifest_location", "source_dataset"]
+
+    def __init__(self, *args, copyable, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["s3_location"].required = False
+        self.fields["source_dataset"].queryset = copyable
+        self.fields["source_dataset"].label_from_instance = lambda d: f"{d.name} (project {d.project.name})"
+
+    def clean_s3_location(self):
+        if self.data.get("image_location", self.S3) != self.S3:
+            return None
+        if not self.cleaned_data.get("s3_location", "").strip():
+            raise forms.ValidationError("Enter the S3 folder location of your images.")
+        return super().clean_s3_location()
+
+    def clean_manifest_location(self):
+        if self.data.get("image_location") != self.MANIFEST:
+            return None
+        from .errors import DatasetError
+        from .manifest_import import manifest_location_parse
+
+        try:
+            return manifest_location_parse(self.cleaned_data.get("manifest_location", ""))
+        except DatasetError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+    def clean_source_dataset(self):
+        source = self.cleaned_data.get("source_dataset")
+        if self.data.get("image_location") == self.COPY and source is None:
+            raise forms.ValidationError("Choose the dataset to copy.")
+        return source
 
 
 class LabelImportForm(forms.Form):

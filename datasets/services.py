@@ -186,6 +186,10 @@ def _read_header(bucket: str, item: dict) -> dict:
     """Read one image's header with ranged GETs; return the Image fields (dimensions or an error)."""
     key, size = item["key"], item["size"]
     fields = {"format": "", "width": None, "height": None, "error_code": "", "error_message": ""}
+    if size == 0:
+        # Real S3 answers a ranged GET of an empty object with 416, which is no reason to fail the import.
+        fields.update(error_code=rules.ERROR_INVALID_IMAGE, error_message="The image is invalid: the file is empty.")
+        return fields
     length = rules.HEADER_BYTES
     while True:
         try:
@@ -324,8 +328,11 @@ def import_finish_if_done(*, job_id: int) -> bool:
         imported = job.images.count()
         job.status = ImportJob.Status.SUCCEEDED
         job.finished_at = now
+        # Whatever this job found but did not insert was in the dataset already, including images
+        # another import of the same dataset inserted while this one ran.
+        job.already_present = max(job.found - imported, job.already_present)
         job.message = f"{imported} imported, {job.skipped} skipped (not images)."
-        job.save(update_fields=["status", "finished_at", "message"])
+        job.save(update_fields=["status", "finished_at", "message", "already_present"])
         dataset = Dataset.objects.select_for_update().get(pk=job.dataset_id)
         if dataset.status == Dataset.Status.CREATE_IN_PROGRESS:
             dataset.status = Dataset.Status.CREATE_COMPLETE
@@ -452,11 +459,12 @@ def dataset_delete(*, dataset: Dataset) -> None:
 def dataset_thumbnails_delete(*, dataset_id: int) -> int:
     """Remove a deleted dataset's thumbnails from the console bucket. Idempotent; returns how many."""
     console = console_bucket_name()
-    prefix = f"thumbnails/{dataset_id}/"
     removed = 0
-    for page in s3.list_pages(console, prefix):
-        keys = [obj.key for obj in page]
-        if keys:
-            s3.delete_objects(console, keys)
-            removed += len(keys)
+    # Its thumbnails and its prepared manifests; uploaded images (assets/) stay, as S3 sources do.
+    for prefix in (f"thumbnails/{dataset_id}/", f"exports/{dataset_id}/"):
+        for page in s3.list_pages(console, prefix):
+            keys = [obj.key for obj in page]
+            if keys:
+                s3.delete_objects(console, keys)
+                removed += len(keys)
     return removed

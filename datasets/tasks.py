@@ -3,12 +3,13 @@
 import logging
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.db import OperationalError
 
 from customlabels import s3
 
-from . import services
-from .models import Dataset, ImportChunk
+from . import manifest_import, services
+from .models import Dataset, ImportChunk, ImportJob
 
 log = logging.getLogger(__name__)
 
@@ -16,9 +17,9 @@ RETRY = {
     # S3 down, or the database breaking a deadlock or dropping a connection: both pass on retry.
     "autoretry_for": (s3.S3Unreachable, OperationalError),
     "retry_backoff": 2,
-    "retry_backoff_max": 60,
+    "retry_backoff_max": settings.IMPORT_RETRY_BACKOFF_MAX,
     "retry_jitter": True,
-    "max_retries": 6,
+    "max_retries": settings.IMPORT_RETRY_MAX,
 }
 
 
@@ -106,3 +107,105 @@ def image_thumbnails_task(image_ids: list[int]) -> None:
 @shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)
 def dataset_thumbnails_delete_task(dataset_id: int) -> None:
     services.dataset_thumbnails_delete(dataset_id=dataset_id)
+
+
+def import_start_task_for(source: str):
+    """The task that starts an import of this source: what a submit and "Retry import" queue."""
+    starts = {
+        ImportJob.Source.S3_FOLDER: import_list_task,
+        ImportJob.Source.MANIFEST: manifest_read_task,
+        ImportJob.Source.COPY: dataset_copy_task,
+    }
+    return starts[source]
+
+
+@shared_task(ignore_result=True)
+def imports_stalled_fail_task() -> None:
+    """Run by Celery beat (CELERY_BEAT_SCHEDULE) every IMPORT_STALL_CHECK_SECONDS."""
+    from . import recovery
+
+    recovery.imports_stalled_fail()
+
+
+@shared_task(base=ImportTask, **RETRY)
+def manifest_read_task(job_id: int) -> None:
+    if manifest_import.manifest_read(job_id=job_id):
+        thumbnails_queue(job_id)
+
+
+@shared_task(base=ChunkTask, **RETRY)
+def manifest_chunk_task(chunk_id: int) -> None:
+    manifest_import.manifest_chunk(chunk_id=chunk_id)
+    job_id = _job_of_chunk(chunk_id)
+    if job_id and manifest_import.manifest_finish_if_done(job_id=job_id):
+        thumbnails_queue(job_id)
+
+
+# --- copy, split, manifest export (datasets.operations) -------------------------------------
+
+
+@shared_task(base=ImportTask, **RETRY)
+def dataset_copy_task(job_id: int) -> None:
+    from . import operations
+
+    operations.dataset_copy(job_id=job_id)
+
+
+class SplitTask(ImportTask):
+    """A failed split fails its test dataset (as an import) and its training dataset too."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        super().on_failure(exc, task_id, args, kwargs, einfo)
+        from . import operations
+
+        operations.dataset_split_source_release(job_id=self.job_id(args, kwargs))
+
+
+@shared_task(base=SplitTask, **RETRY)
+def dataset_split_task(job_id: int) -> None:
+    from . import operations
+
+    operations.dataset_split_run(job_id=job_id)
+
+
+class RelocateTask(Task):
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        from . import operations
+
+        message = str(exc) if isinstance(exc, s3.S3Error) else "an internal error."
+        operations.import_thumbnails_failed(job_id=args[0] if args else kwargs["job_id"], message=message)
+
+
+@shared_task(base=RelocateTask, **RETRY)
+def images_thumbnails_relocate_task(job_id: int) -> None:
+    from . import operations
+
+    operations.images_thumbnails_relocate(job_id=job_id)
+
+
+class ExportTask(Task):
+    """When an export gives up, its page says why instead of waiting forever."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        from . import operations
+        from .errors import DatasetError
+
+        if isinstance(exc, s3.S3Error | DatasetError):
+            message = f"The manifest could not be written: {exc}"
+        else:
+            log.error("Manifest export %s failed", args, exc_info=einfo.exc_info if einfo else None)
+            message = "The manifest could not be written because of an internal error."
+        operations.manifest_export_fail(export_id=args[0] if args else kwargs["export_id"], message=message)
+
+
+@shared_task(base=ExportTask, **RETRY)
+def manifest_export_task(export_id: int) -> None:
+    from . import operations
+
+    operations.manifest_export_write(export_id=export_id)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_boxes
+from . import views, views_boxes, views_operations, views_upload
 
 app_name = "datasets"
 
@@ -9,7 +9,9 @@ urlpatterns = [
     path("<int:pk>/", views.dataset_detail, name="detail"),
     path("<int:pk>/progress/", views.dataset_progress, name="progress"),
     path("<int:pk>/add-images/", views.dataset_add_images, name="add_images"),
+    path("<int:pk>/upload/", views_upload.images_upload, name="upload"),
     path("<int:pk>/delete/", views.dataset_delete, name="delete"),
+    path("<int:pk>/retry/", views.dataset_import_retry, name="import_retry"),
     path("images/<int:pk>/", views.image_detail, name="image_detail"),
     path("<int:pk>/assign/", views.images_labels_assign, name="assign"),
     path("<int:pk>/unassign/", views.images_labels_remove, name="unassign"),
@@ -23,4 +25,9 @@ urlpatterns = [
     path("images/<int:pk>/boxes/", views_boxes.image_boxes, name="image_boxes"),
     path("boxes/<int:pk>/", views_boxes.box_change, name="box_change"),
     path("boxes/<int:pk>/delete/", views_boxes.box_delete, name="box_delete"),
+    path("<int:pk>/split/", views_operations.dataset_split, name="split"),
+    path("<int:pk>/manifest/", views_operations.manifest_export, name="manifest"),
+    path("<int:pk>/manifest/download/", views_operations.manifest_download, name="manifest_download"),
+    path("<int:pk>/import-jobs/", views_operations.dataset_import_jobs, name="import_jobs"),
+    path("import-jobs/<int:pk>/report.csv", views_operations.import_job_report, name="import_report"),
 ]

@@ -12,7 +12,7 @@ from projects import selectors as project_selectors
 from projects.forms import ConfirmDeleteForm
 from projects.models import ConsoleBucket
 
-from . import labeling, selectors, services
+from . import labeling, recovery, selectors, services
 from .errors import DatasetError
 from .forms import DatasetCreateForm, LabelImportForm, S3FolderForm
 from .models import Dataset, Image
@@ -33,25 +33,57 @@ def _check_folder(form) -> bool:
     return True
 
 
+def _dataset_create_from(form, project, user) -> Dataset | None:
+    """Check the chosen image location and create the dataset from it; problems go on the form."""
+    data = form.cleaned_data
+    name, location = data["name"], data["image_location"]
+    try:
+        if location == DatasetCreateForm.S3:
+            if not _check_folder(form):
+                return None
+            return services.dataset_create_from_s3(
+                project=project, name=name, location=data["s3_location"], auto_label=data["auto_label"]
+            )
+        if location == DatasetCreateForm.UPLOAD:
+            from . import uploads
+
+            return uploads.dataset_create_empty(project=project, name=name)
+        if location == DatasetCreateForm.MANIFEST:
+            from . import manifest_import
+
+            manifest_import.manifest_check(location=data["manifest_location"])
+            return manifest_import.dataset_create_from_manifest(
+                project=project, name=name, location=data["manifest_location"]
+            )
+        from . import operations
+
+        return operations.dataset_create_copy(project=project, name=name, source=data["source_dataset"], user=user)
+    except s3.S3Error as exc:
+        form.add_error("manifest_location" if location == DatasetCreateForm.MANIFEST else "s3_location", str(exc))
+    except DatasetError as exc:
+        field = {"source": "source_dataset"}.get(exc.field, exc.field)
+        form.add_error(field if field in form.fields else None, str(exc))
+    return None
+
+
 @require_http_methods(["GET", "POST"])
 def dataset_create(request, project_pk):
     project = project_selectors.project_get(user=request.user, pk=project_pk)
-    form = DatasetCreateForm(request.POST or None, example_bucket=_example_bucket())
+    form = DatasetCreateForm(
+        request.POST or None,
+        example_bucket=_example_bucket(),
+        copyable=selectors.datasets_copyable(user=request.user),
+    )
     if request.method == "POST" and form.is_valid():
         name = form.cleaned_data["name"]
         if project.datasets.filter(name=name).exists():
             form.add_error("name", f"A dataset named “{name}” already exists in this project.")
-        elif _check_folder(form):
-            try:
-                dataset = services.dataset_create_from_s3(
-                    project=project,
-                    name=name,
-                    location=form.cleaned_data["s3_location"],
-                    auto_label=form.cleaned_data["auto_label"],
-                )
-            except DatasetError as exc:
-                form.add_error(exc.field, str(exc))
-            else:
+        else:
+            dataset = _dataset_create_from(form, project, request.user)
+            if dataset is not None:
+                if form.cleaned_data["image_location"] == DatasetCreateForm.UPLOAD:
+                    # As the console does: the empty dataset opens in labeling mode, ready for "+ Add images".
+                    return redirect(f"{reverse('datasets:detail', args=[dataset.pk])}?mode=label&add_images=1")
                 return redirect("datasets:detail", pk=dataset.pk)
     return render(request, "datasets/dataset_create.html", {"project": project, "form": form})
 
@@ -84,8 +116,17 @@ def _phase(dataset: Dataset, progress) -> str:
 
 def _progress_context(dataset):
     job = selectors.dataset_latest_import(dataset=dataset)
+    if job is not None and not job.is_finished and recovery.imports_stalled_fail(job_ids=[job.pk]):
+        # Whoever watches an import whose worker is gone sees it fail, even with no beat running.
+        dataset.refresh_from_db()
+        job.refresh_from_db()
     progress = selectors.import_progress(job=job) if job else None
-    return {"dataset": dataset, "progress": progress, "phase": _phase(dataset, progress)}
+    return {
+        "dataset": dataset,
+        "progress": progress,
+        "phase": _phase(dataset, progress),
+        "retryable": recovery.import_retryable(dataset=dataset),
+    }
 
 
 def _int_or_none(value: str) -> int | None:
@@ -173,6 +214,18 @@ def dataset_progress(request, pk):
         response["HX-Refresh"] = "true"
         return response
     return render(request, "datasets/dataset_detail.html#import-progress", context)
+
+
+@require_POST
+def dataset_import_retry(request, pk):
+    dataset = selectors.dataset_get(user=request.user, pk=pk)
+    try:
+        recovery.import_retry(dataset=dataset)
+    except DatasetError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "The import was queued again.")
+    return redirect("datasets:detail", pk=dataset.pk)
 
 
 @require_http_methods(["GET"])

@@ -40,6 +40,7 @@ KINDS = {
     "label": Label,
     "job": ImportJob,
     "import": ImportJob,
+    "import-job": ImportJob,
     "box": BoundingBox,
 }
 NAMESPACE_KINDS = {"projects": Project, "datasets": Dataset}

@@ -513,12 +513,19 @@ def migrate(env: dict, workdir: Path) -> None:
 
 
 def start_worker(
-    pool: str, concurrency: int, env: dict, workdir: Path, loglevel: str, malloc_arena_max: int
+    pool: str,
+    concurrency: int,
+    env: dict,
+    workdir: Path,
+    loglevel: str,
+    malloc_arena_max: int,
+    *,
+    queues: str = "celery,thumbnails",
 ) -> tuple[Proc, str]:
     from customlabels.celery import app
 
     hostname = f"bench-{uuid.uuid4().hex[:8]}@%h"
-    args = [str(VENV_BIN / "celery"), "-A", "customlabels", "worker", "-Q", "celery,thumbnails"]
+    args = [str(VENV_BIN / "celery"), "-A", "customlabels", "worker", "-Q", queues]
     args += ["--pool", pool, "--concurrency", str(concurrency), "-l", loglevel, "--hostname", hostname]
     if malloc_arena_max:
         env = {**env, "MALLOC_ARENA_MAX": str(malloc_arena_max)}
@@ -657,7 +664,7 @@ def run_import(
             raise BenchBroke(f"the import made {imported} images ({errors} with errors), expected {n} without")
         log(f"  import done in {import_s:.1f} s ({n / import_s:.0f} images/s); waiting for thumbnails")
 
-        pending = Image.objects.filter(dataset=dataset, thumbnail_key="", error_code="")
+        pending = Image.objects.filter(dataset=dataset, needs_thumbnail=True)
         while pending.exists():
             if not worker.alive():
                 raise BenchBroke(f"the worker died making thumbnails:\n{worker.tail()}")

@@ -81,9 +81,9 @@ def main() -> int:
     with connection.cursor() as cur:
         cur.execute(
             "INSERT INTO datasets_image (dataset_id, source_ref, file_name, format, width, height, size, etag, "
-            "thumbnail_key, error_code, error_message, is_labeled, created_at) "
+            "thumbnail_key, needs_thumbnail, error_code, error_message, problems, is_labeled, created_at) "
             "SELECT %s, 's3://bench/' || (ARRAY['cat','dog','bird'])[1 + g %% 3] || '/img-' || g || '.jpg', "
-            "'img-' || g || '.jpg', 'JPEG', 640, 480, 40000, '', '', '', '', true, now() "
+            "'img-' || g || '.jpg', 'JPEG', 640, 480, 40000, '', '', false, '', '', '[]', true, now() "
             "FROM generate_series(1, %s) g",
             [dataset.pk, n],
         )

@@ -144,7 +144,7 @@ def test_a_valid_submission_creates_the_dataset_and_queues_its_import(
     [
         ("http://x/y", "The S3 folder location must start with s3:// or a bucket name."),
         ("s3://bucket/../x", "The S3 folder location must not contain empty, “.” or “..” folders."),
-        ("", "This field is required."),
+        ("", "Enter the S3 folder location of your images."),
         ("s3://Not_A_Bucket/x", "“Not_A_Bucket” is not a valid bucket name"),
     ],
 )

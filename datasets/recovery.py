@@ -1,0 +1,94 @@
+"""Getting imports unstuck: stalled imports are failed visibly, and a failed import can be retried.
+
+An import step that a worker dies in is redelivered (acks_late) once the broker's visibility timeout
+passes, and every step is idempotent, so a worker that comes back finishes the import. A worker that
+never comes back would leave the dataset CREATE_IN_PROGRESS forever; `imports_stalled_fail`, run
+periodically by Celery beat and whenever someone watches the import's progress, fails such an import
+so the user sees why and can choose "Retry import".
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from . import operations, services
+from .errors import DatasetError
+from .models import Dataset, ImportJob
+
+log = logging.getLogger(__name__)
+
+STALLED_MESSAGE = (
+    "The import stopped: no worker has worked on it for {minutes} minutes, so it was probably lost "
+    "with a worker that stopped. Choose Retry import to run it again; images already imported are kept."
+)
+# The sources whose import a retry can run again (an upload is finished within its request).
+RETRYABLE = (ImportJob.Source.S3_FOLDER, ImportJob.Source.MANIFEST, ImportJob.Source.COPY)
+
+
+def _last_sign_of_life():
+    return Coalesce("heartbeat_at", "started_at", "created_at")
+
+
+def imports_stalled_fail(*, job_ids: list[int] | None = None) -> list[int]:
+    """Fail the running imports that made no progress for IMPORT_STALL_SECONDS. Returns their ids.
+
+    Idempotent, and safe against a late worker: a step of a failed job returns early when it runs.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.IMPORT_STALL_SECONDS)
+    stalled = ImportJob.objects.annotate(alive_at=_last_sign_of_life()).filter(
+        Q(status=ImportJob.Status.QUEUED) | Q(status=ImportJob.Status.IN_PROGRESS), alive_at__lt=cutoff
+    )
+    if job_ids is not None:
+        stalled = stalled.filter(pk__in=job_ids)
+    failed = []
+    minutes = max(1, round(settings.IMPORT_STALL_SECONDS / 60))
+    for job_id, source in stalled.values_list("pk", "source"):
+        log.warning("Import job %s made no progress for %s s; marking it failed", job_id, settings.IMPORT_STALL_SECONDS)
+        message = STALLED_MESSAGE.format(minutes=minutes)
+        if source == ImportJob.Source.SPLIT:
+            # The training dataset it was moving images out of is released as well.
+            operations.dataset_split_fail(job_id=job_id, message=message)
+        else:
+            services.import_fail(job_id=job_id, message=message, code=Dataset.StatusMessageCode.SERVICE_ERROR)
+        failed.append(job_id)
+    return failed
+
+
+def import_retryable(*, dataset: Dataset) -> ImportJob | None:
+    """The failed import "Retry import" would run again, if the dataset's last import failed."""
+    if dataset.status not in (Dataset.Status.CREATE_FAILED, Dataset.Status.UPDATE_FAILED):
+        return None
+    job = dataset.import_jobs.order_by("-created_at", "-id").first()
+    if job is None or job.status != ImportJob.Status.FAILED or job.source not in RETRYABLE:
+        return None
+    return job
+
+
+@transaction.atomic
+def import_retry(*, dataset: Dataset) -> ImportJob:
+    """Run the dataset's last, failed import again as a new job with the same source and parameters.
+
+    Images the failed attempt imported stay and are not imported twice (the unique source-ref).
+    Raises DatasetError when there is nothing to retry. The import starts after commit.
+    """
+    from .tasks import import_start_task_for
+
+    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    failed = import_retryable(dataset=dataset)
+    if failed is None:
+        raise DatasetError("There is no failed import to retry for this dataset.")
+    creating = dataset.status == Dataset.Status.CREATE_FAILED
+    dataset.status = Dataset.Status.CREATE_IN_PROGRESS if creating else Dataset.Status.UPDATE_IN_PROGRESS
+    dataset.status_message = f"Retrying the import ({failed.get_source_display()})."
+    dataset.status_message_code = ""
+    dataset.save(update_fields=["status", "status_message", "status_message_code", "updated_at"])
+    job = ImportJob.objects.create(dataset=dataset, source=failed.source, parameters=failed.parameters)
+    services._enqueue(import_start_task_for(job.source), job.pk, queue_failed_job=job.pk)
+    return job

@@ -1,0 +1,16 @@
+// Create dataset: show only the section of the chosen image location. Without JavaScript every
+// section shows and the server reads only the chosen one.
+const form = document.getElementById("dataset-create-form");
+if (form) {
+  const sections = form.querySelectorAll(".source-section");
+  const show = () => {
+    const chosen = form.querySelector('input[name="image_location"]:checked');
+    for (const section of sections) {
+      section.hidden = chosen !== null && section.dataset.source !== chosen.value;
+    }
+  };
+  form.addEventListener("change", (event) => {
+    if (event.target.name === "image_location") show();
+  });
+  show();
+}
