@@ -97,7 +97,9 @@ class Command(BaseCommand):
             self._start(
                 "worker",
                 [sys.executable, "-m", "celery", "-A", "customlabels", "worker", "-l", "info"]
-                + ["-Q", "celery,thumbnails", "--pool", "threads", "--concurrency", "4"],
+                + ["-Q", "celery,thumbnails", "--pool", "threads", "--concurrency", "4"]
+                # Embedded beat: the periodic check that fails imports a dead worker left behind.
+                + ["--beat", "--schedule", str(var_dir / "celerybeat-schedule")],
                 extra_env=WORKER_ENV,
             )
             self._start(
