@@ -12,7 +12,8 @@ written in SQL, thumbnails presigned per page as usual), then:
       (gallery, next pages by keyset, a label filter, the Errors filter, an image's page, the htmx
       progress partial) for --seconds, while the same worker imports a 10,000-image S3 folder into
       another dataset.
-It prints the median and 95th-percentile page times of both, their ratios, requests per second and
+Users look at each page for --think seconds on average (1 s; 0 makes it a stress test) before the
+next click. It prints the median and 95th-percentile page times of both, their ratios, requests per second and
 the error count (any status but 200, or a failed connection; 0 expected), and writes
 bench-results/load.json. All 20 sessions sign in as the dataset's owner: a dataset is visible to its
 owner only, and 20 copies of a 100,000-image dataset would measure the seeding, not the console.
@@ -83,10 +84,11 @@ def seed_dataset(n: int):
 class Browser:
     """One signed-in user: a requests session that signs in through the form and clicks around."""
 
-    def __init__(self, base: str, dataset_id: int, label_ids: list[int], seed: int):
+    def __init__(self, base: str, dataset_id: int, label_ids: list[int], seed: int, think: float = 0.0):
         import requests
 
         self.base, self.dataset_id, self.label_ids = base, dataset_id, label_ids
+        self.think = think
         self.session = requests.Session()
         self.rnd = random.Random(seed)
         self.times: list[float] = []
@@ -106,6 +108,9 @@ class Browser:
             raise bi.BenchBroke(f"sign-in failed: {response.status_code}")
 
     def get(self, path: str, *, htmx: bool = False) -> str:
+        if self.think:
+            # A person looks at a page before the next click: 0.5 to 1.5 times the mean think time.
+            time.sleep(self.think * self.rnd.uniform(0.5, 1.5))
         headers = {"HX-Request": "true", "HX-Target": "gallery"} if htmx else {}
         t0 = time.perf_counter()
         try:
@@ -162,6 +167,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long the users browse under load")
     parser.add_argument("--import-images", type=int, default=10_000, help="images the concurrent import brings")
     parser.add_argument("--redis-db", type=int, default=5)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="mean seconds a user looks at a page before the next click (0: click nonstop, a stress test)",
+    )
     args = parser.parse_args()
 
     base_db = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/customlabels")
@@ -173,7 +184,13 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
-    results: dict = {"images": args.images, "users": args.users, "seconds": args.seconds, "cpus": os.cpu_count()}
+    results: dict = {
+        "images": args.images,
+        "users": args.users,
+        "seconds": args.seconds,
+        "think_s": args.think,
+        "cpus": os.cpu_count(),
+    }
     status = 0
     lock = server = web = worker = None
     workdir = Path(tempfile.mkdtemp(prefix="bench-load-"))
@@ -251,7 +268,7 @@ def main() -> int:
         from datasets import services
         from datasets.models import Dataset
 
-        browsers = [Browser(base, dataset.pk, label_ids, seed=i + 1) for i in range(args.users)]
+        browsers = [Browser(base, dataset.pk, label_ids, seed=i + 1, think=args.think) for i in range(args.users)]
         for browser in browsers:
             browser.sign_in()
         location = s3.parse_location(f"s3://{bi.SOURCE_BUCKET}/{bi.SOURCE_PREFIX}")
@@ -304,7 +321,10 @@ def main() -> int:
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(results, indent=2))
     print()
-    print(f"Load benchmark: {args.users} users browsing a {args.images:,}-image gallery while an import runs")
+    print(
+        f"Load benchmark: {args.users} users browsing a {args.images:,}-image gallery while an import runs "
+        f"(think time {args.think} s between clicks)"
+    )
     for phase in ("baseline", "load"):
         if phase in results:
             f = results[phase]
