@@ -372,7 +372,13 @@ def _image_of(item: dict, header: dict) -> tuple[dict, list[tuple[str, int, int,
         problems += [{"code": code, "message": message, "level": "error", "box": n} for code, message in errors]
         if fitted is not None:
             boxes.append((box[0], *fitted))
-    problems += [{"code": code, "message": message, "level": "warning"} for code, message in item["warnings"]]
+    # An image the console exported as unlabeled (cl-metadata is_labeled false) comes back as an
+    # unlabeled image, under "Unlabeled" as before it left: that warning is about training, not the image.
+    problems += [
+        {"code": code, "message": message, "level": "warning"}
+        for code, message in item["warnings"]
+        if code != manifest.WARNING_UNANNOTATED_RECORD
+    ]
     headline = next((p for p in problems if p["level"] == "error"), problems[0] if problems else None)
     fields = {
         "format": header["format"],
