@@ -125,7 +125,7 @@ def test_a_worker_killed_mid_import_is_replaced_and_the_import_completes_exactly
 def test_s3_stopping_mid_import_fails_it_with_a_message_and_retry_import_finishes_it(
     processes, stoppable_s3, client_user, project, big_folder
 ):
-    processes.worker(
+    worker = processes.worker(
         AWS_S3_ENDPOINT_URL=stoppable_s3.endpoint,
         IMPORT_HEADER_THREADS="2",
         IMPORT_RETRY_MAX="2",
@@ -136,6 +136,7 @@ def test_s3_stopping_mid_import_fails_it_with_a_message_and_retry_import_finishe
     stoppable_s3.stop()
 
     wait_status(dataset, Dataset.Status.CREATE_FAILED)
+    assert "import_chunk_task" in worker.log_path.read_text() and "retry: Retry in" in worker.log_path.read_text()
     assert "S3 could not be reached" in dataset.status_message
     assert dataset.status_message_code == Dataset.StatusMessageCode.SERVICE_ERROR
     assert not ImportJob.objects.filter(dataset=dataset, status__in=["QUEUED", "IN_PROGRESS"]).exists()
