@@ -175,7 +175,10 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
     },
 }
-CELERY_TASK_ROUTES = {"datasets.tasks.image_thumbnails_task": {"queue": "thumbnails"}}
+CELERY_TASK_ROUTES = {
+    "datasets.tasks.image_thumbnails_task": {"queue": "thumbnails"},
+    "datasets.tasks.images_thumbnails_relocate_task": {"queue": "thumbnails"},
+}
 # An import step that cannot reach S3 (or hits a database deadlock) is retried this many times,
 # with exponential backoff capped at IMPORT_RETRY_BACKOFF_MAX seconds, before the import fails.
 IMPORT_RETRY_MAX = env.int("IMPORT_RETRY_MAX", default=6)

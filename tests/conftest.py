@@ -264,7 +264,6 @@ def _worker_queues() -> str:
     routes = celery_app.conf.task_routes
     if isinstance(routes, dict):
         queues |= {route["queue"] for route in routes.values() if isinstance(route, dict) and "queue" in route}
-    queues |= {task.queue for task in celery_app.tasks.values() if getattr(task, "queue", None)}
     return ",".join(sorted(queues))
 
 
