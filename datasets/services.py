@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from PIL import Image as PILImage
@@ -25,7 +25,7 @@ from projects.models import ConsoleBucket, Project
 
 from . import rules
 from .errors import DatasetError
-from .models import Dataset, Image, ImageLabel, ImportChunk, ImportJob, ImportReportItem, Label
+from .models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, ImportJob, ImportReportItem, Label
 
 log = logging.getLogger(__name__)
 
@@ -342,6 +342,25 @@ def import_finish_if_done(*, job_id: int) -> bool:
             dataset.status_message = f"{imported} images were successfully added from {_source_uri(job)}."
         dataset.status_message_code = Dataset.StatusMessageCode.SUCCESS
         dataset.save(update_fields=["status", "status_message", "status_message_code", "updated_at"])
+    return True
+
+
+# An import that brings at least this many images refreshes the planner's statistics when it ends.
+ANALYZE_AFTER_IMAGES = 5000
+
+
+def import_statistics_refresh(*, job_id: int) -> bool:
+    """After a large import, refresh PostgreSQL's statistics of the image tables, so the gallery's
+    first views are planned for the rows just added: planned on no statistics, a 100,000-image
+    gallery page sorted the whole dataset (67 ms) instead of reading 51 rows from an index. Autovacuum
+    would get there in a minute, if it is on. Returns whether it ran."""
+    if connection.vendor != "postgresql":
+        return False
+    if Image.objects.filter(import_job_id=job_id).count() < ANALYZE_AFTER_IMAGES:
+        return False
+    tables = ", ".join(model._meta.db_table for model in (Image, ImageLabel, BoundingBox))
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {tables}")
     return True
 
 

@@ -61,7 +61,7 @@ class ChunkTask(ImportTask):
 @shared_task(base=ImportTask, **RETRY)
 def import_list_task(job_id: int) -> None:
     if services.import_list(job_id=job_id):
-        thumbnails_queue(job_id)
+        import_finished(job_id)
 
 
 @shared_task(base=ChunkTask, **RETRY)
@@ -69,7 +69,13 @@ def import_chunk_task(chunk_id: int) -> None:
     services.import_chunk(chunk_id=chunk_id)
     job_id = _job_of_chunk(chunk_id)
     if job_id and services.import_finish_if_done(job_id=job_id):
-        thumbnails_queue(job_id)
+        import_finished(job_id)
+
+
+def import_finished(job_id: int) -> None:
+    """What follows a finished import: fresh planner statistics if it was large, then its thumbnails."""
+    services.import_statistics_refresh(job_id=job_id)
+    thumbnails_queue(job_id)
 
 
 def thumbnails_queue(job_id: int) -> None:
@@ -130,7 +136,7 @@ def imports_stalled_fail_task() -> None:
 @shared_task(base=ImportTask, **RETRY)
 def manifest_read_task(job_id: int) -> None:
     if manifest_import.manifest_read(job_id=job_id):
-        thumbnails_queue(job_id)
+        import_finished(job_id)
 
 
 @shared_task(base=ChunkTask, **RETRY)
@@ -138,7 +144,7 @@ def manifest_chunk_task(chunk_id: int) -> None:
     manifest_import.manifest_chunk(chunk_id=chunk_id)
     job_id = _job_of_chunk(chunk_id)
     if job_id and manifest_import.manifest_finish_if_done(job_id=job_id):
-        thumbnails_queue(job_id)
+        import_finished(job_id)
 
 
 # --- copy, split, manifest export (datasets.operations) -------------------------------------
@@ -148,7 +154,8 @@ def manifest_chunk_task(chunk_id: int) -> None:
 def dataset_copy_task(job_id: int) -> None:
     from . import operations
 
-    operations.dataset_copy(job_id=job_id)
+    if operations.dataset_copy(job_id=job_id):
+        services.import_statistics_refresh(job_id=job_id)
 
 
 class SplitTask(ImportTask):

@@ -149,3 +149,34 @@ def test_a_folder_name_too_long_for_a_label_flags_its_images_and_the_import_goes
     assert flagged.error_code == "ERROR_INVALID_LABEL_NAME_LENGTH"
     assert not flagged.labels.exists()
     assert [label.name for label in dataset.images.get(file_name="echo-image-2.png").labels.all()] == ["echo"]
+
+
+def test_a_large_import_refreshes_the_planner_statistics_and_a_small_one_does_not(project):
+    from django.db import connection
+
+    from datasets.models import ImportJob
+    from tests.factories import DatasetFactory
+
+    dataset = DatasetFactory(project=project)
+    small = ImportJob.objects.create(dataset=dataset, source=ImportJob.Source.S3_FOLDER)
+    large = ImportJob.objects.create(dataset=dataset, source=ImportJob.Source.S3_FOLDER)
+    Image.objects.bulk_create(
+        [
+            Image(dataset=dataset, import_job=large, source_ref=f"s3://b/{i}.jpg", file_name=f"{i}.jpg")
+            for i in range(5000)
+        ]
+        + [
+            Image(dataset=dataset, import_job=small, source_ref=f"s3://b/s{i}.jpg", file_name=f"s{i}.jpg")
+            for i in range(10)
+        ]
+    )
+
+    def planner_rows() -> float:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [Image._meta.db_table])
+            return cursor.fetchone()[0]
+
+    assert services.import_statistics_refresh(job_id=small.pk) is False
+    assert planner_rows() < 5000
+    assert services.import_statistics_refresh(job_id=large.pk) is True
+    assert planner_rows() == 5010
