@@ -107,7 +107,9 @@ def dataset_add_images(request, pk):
 def _phase(dataset: Dataset, progress) -> str:
     if progress is None:
         return "done"
-    if not progress.job.is_finished:
+    if not progress.job.is_finished or dataset.is_in_progress:
+        # The dataset row is read before its job: when a worker finishes in between, the page would
+        # show the old status with nothing polling to replace it. It polls until both agree.
         return "import"
     if progress.thumbnails_pending and not progress.job.thumbnails_error:
         return "thumbnails"

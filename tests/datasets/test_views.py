@@ -691,3 +691,17 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, console_bucket, gallery
 
     assert response.status_code == 302
     assert response.url.startswith(reverse("login"))
+
+
+def test_a_page_read_while_a_worker_finishes_keeps_polling_until_the_dataset_agrees(
+    client_user, console_bucket, project
+):
+    # The dataset row is read before its job: a worker finishing in between leaves a finished job on a
+    # dataset still shown in progress. The page must keep polling, or that stale status stays forever.
+    dataset = DatasetFactory(project=project, status=Dataset.Status.CREATE_IN_PROGRESS)
+    ImportJobFactory(dataset=dataset, status=ImportJob.Status.SUCCEEDED)
+
+    html = page_html(client_user.get(detail_url(dataset)))
+    progress = parse(html).by_id("import-progress")
+
+    assert progress is not None and progress.attrs.get("hx-trigger") == "every 2s"
