@@ -3,6 +3,9 @@ from django import forms
 from customlabels import s3
 from projects.models import project_name_validator
 
+from .errors import DatasetError
+from .manifest_import import manifest_location_parse
+
 S3_EXAMPLE = "s3://{bucket}/alexa-devices/"
 
 
@@ -90,9 +93,6 @@ class DatasetCreateForm(S3FolderForm):
     def clean_manifest_location(self):
         if self.data.get("image_location") != self.MANIFEST:
             return None
-        from .errors import DatasetError
-        from .manifest_import import manifest_location_parse
-
         try:
             return manifest_location_parse(self.cleaned_data.get("manifest_location", ""))
         except DatasetError as exc:

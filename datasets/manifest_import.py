@@ -21,12 +21,11 @@ from __future__ import annotations
 import contextlib
 import posixpath
 import re
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -119,17 +118,12 @@ def dataset_create_from_manifest(*, project: Project, name: str, location: Manif
 
     Atomic. Raises DatasetError on name when the project has a dataset of that name.
     """
-    try:
-        with transaction.atomic():
-            dataset = Dataset.objects.create(
-                project=project,
-                name=name,
-                status=Dataset.Status.CREATE_IN_PROGRESS,
-                status_message=f"Importing images from the manifest file {location.uri}",
-                arn_suffix=int(time.time() * 1000),
-            )
-    except IntegrityError as exc:
-        raise DatasetError(f"A dataset named “{name}” already exists in this project.", field="name") from exc
+    dataset = services.dataset_new(
+        project=project,
+        name=name,
+        status=Dataset.Status.CREATE_IN_PROGRESS,
+        status_message=f"Importing images from the manifest file {location.uri}",
+    )
     _job_start(dataset=dataset, location=location)
     return dataset
 
@@ -141,13 +135,9 @@ def dataset_add_images_from_manifest(*, dataset: Dataset, location: ManifestLoca
     Lines whose source-ref the dataset holds already are counted, not changed. Atomic; raises
     DatasetError while the dataset is being created or updated.
     """
-    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
-    if dataset.is_in_progress:
-        raise DatasetError("The dataset is being created or updated. Wait until it finishes.")
-    dataset.status = Dataset.Status.UPDATE_IN_PROGRESS
-    dataset.status_message = f"Adding images from the manifest file {location.uri}"
-    dataset.status_message_code = ""
-    dataset.save(update_fields=["status", "status_message", "status_message_code", "updated_at"])
+    dataset = services.dataset_update_begin(
+        dataset=dataset, message=f"Adding images from the manifest file {location.uri}"
+    )
     return _job_start(dataset=dataset, location=location)
 
 

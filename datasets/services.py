@@ -84,20 +84,37 @@ def _enqueue(task, *args, queue_failed_job: int | None = None):
     transaction.on_commit(send)
 
 
+def dataset_new(*, project: Project, name: str, **fields) -> Dataset:
+    """A new dataset of the project, or DatasetError on the name when the project has one so named."""
+    try:
+        with transaction.atomic():
+            return Dataset.objects.create(project=project, name=name, arn_suffix=int(time.time() * 1000), **fields)
+    except IntegrityError as exc:
+        raise DatasetError(f"A dataset named “{name}” already exists in this project.", field="name") from exc
+
+
+def dataset_update_begin(*, dataset: Dataset, message: str) -> Dataset:
+    """Lock the dataset and mark it UPDATE_IN_PROGRESS, in the caller's transaction; DatasetError
+    while it is being created or updated already."""
+    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    if dataset.is_in_progress:
+        raise DatasetError("The dataset is being created or updated. Wait until it finishes.")
+    dataset.status = Dataset.Status.UPDATE_IN_PROGRESS
+    dataset.status_message = message
+    dataset.status_message_code = ""
+    dataset.save(update_fields=["status", "status_message", "status_message_code", "updated_at"])
+    return dataset
+
+
 @transaction.atomic
 def dataset_create_from_s3(*, project: Project, name: str, location: s3.S3Location, auto_label: bool) -> Dataset:
     """Create a dataset and queue its import from an S3 folder. Atomic; the import starts after commit."""
-    try:
-        with transaction.atomic():
-            dataset = Dataset.objects.create(
-                project=project,
-                name=name,
-                status=Dataset.Status.CREATE_IN_PROGRESS,
-                status_message=f"Importing images from {location.uri}",
-                arn_suffix=int(time.time() * 1000),
-            )
-    except IntegrityError as exc:
-        raise DatasetError(f"A dataset named “{name}” already exists in this project.", field="name") from exc
+    dataset = dataset_new(
+        project=project,
+        name=name,
+        status=Dataset.Status.CREATE_IN_PROGRESS,
+        status_message=f"Importing images from {location.uri}",
+    )
     _import_job_start(dataset=dataset, location=location, auto_label=auto_label)
     return dataset
 
@@ -105,13 +122,7 @@ def dataset_create_from_s3(*, project: Project, name: str, location: s3.S3Locati
 @transaction.atomic
 def dataset_add_images_from_s3(*, dataset: Dataset, location: s3.S3Location, auto_label: bool) -> ImportJob:
     """Import the keys of an S3 folder that the dataset does not hold yet."""
-    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
-    if dataset.is_in_progress:
-        raise DatasetError("The dataset is being created or updated. Wait until it finishes.")
-    dataset.status = Dataset.Status.UPDATE_IN_PROGRESS
-    dataset.status_message = f"Adding images from {location.uri}"
-    dataset.status_message_code = ""
-    dataset.save(update_fields=["status", "status_message", "status_message_code", "updated_at"])
+    dataset = dataset_update_begin(dataset=dataset, message=f"Adding images from {location.uri}")
     return _import_job_start(dataset=dataset, location=location, auto_label=auto_label)
 
 

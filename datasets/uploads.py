@@ -13,7 +13,6 @@ import io
 import logging
 import os
 import re
-import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.files.base import File
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from PIL import Image as PILImage
 from storages.backends.s3 import S3Storage
@@ -98,18 +97,13 @@ def dataset_create_empty(*, project, name: str) -> Dataset:
 
     Raises DatasetError(field="name") when the project already has a dataset of that name.
     """
-    try:
-        with transaction.atomic():
-            return Dataset.objects.create(
-                project=project,
-                name=name,
-                status=Dataset.Status.CREATE_COMPLETE,
-                status_message="The dataset was created empty. Add images from your computer.",
-                status_message_code=Dataset.StatusMessageCode.SUCCESS,
-                arn_suffix=int(time.time() * 1000),
-            )
-    except IntegrityError as exc:
-        raise DatasetError(f"A dataset named “{name}” already exists in this project.", field="name") from exc
+    return services.dataset_new(
+        project=project,
+        name=name,
+        status=Dataset.Status.CREATE_COMPLETE,
+        status_message="The dataset was created empty. Add images from your computer.",
+        status_message_code=Dataset.StatusMessageCode.SUCCESS,
+    )
 
 
 def file_name_clean(name: str) -> str:

@@ -12,7 +12,7 @@ from projects import selectors as project_selectors
 from projects.forms import ConfirmDeleteForm
 from projects.models import ConsoleBucket
 
-from . import labeling, recovery, selectors, services
+from . import labeling, manifest_import, operations, recovery, selectors, services, uploads
 from .errors import DatasetError
 from .forms import DatasetCreateForm, LabelImportForm, S3FolderForm
 from .models import Dataset, Image
@@ -45,18 +45,12 @@ def _dataset_create_from(form, project, user) -> Dataset | None:
                 project=project, name=name, location=data["s3_location"], auto_label=data["auto_label"]
             )
         if location == DatasetCreateForm.UPLOAD:
-            from . import uploads
-
             return uploads.dataset_create_empty(project=project, name=name)
         if location == DatasetCreateForm.MANIFEST:
-            from . import manifest_import
-
             manifest_import.manifest_check(location=data["manifest_location"])
             return manifest_import.dataset_create_from_manifest(
                 project=project, name=name, location=data["manifest_location"]
             )
-        from . import operations
-
         return operations.dataset_create_copy(project=project, name=name, source=data["source_dataset"], user=user)
     except s3.S3Error as exc:
         form.add_error("manifest_location" if location == DatasetCreateForm.MANIFEST else "s3_location", str(exc))

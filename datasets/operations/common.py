@@ -1,16 +1,12 @@
-"""What the dataset operations share: queueing after commit, a new dataset, a consistent read."""
+"""What the dataset operations share: queueing after commit and a consistent read."""
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 
-from projects.models import Project
-
-from ..errors import DatasetError
 from ..models import Dataset
 
 log = logging.getLogger(__name__)
@@ -31,14 +27,6 @@ def send_after_commit(task, arg: int, *, on_error: Callable[[], None], queue: st
             on_error()
 
     transaction.on_commit(send)
-
-
-def dataset_new(*, project: Project, name: str, **fields) -> Dataset:
-    try:
-        with transaction.atomic():
-            return Dataset.objects.create(project=project, name=name, arn_suffix=int(time.time() * 1000), **fields)
-    except IntegrityError as exc:
-        raise DatasetError(f"A dataset named “{name}” already exists in this project.", field="name") from exc
 
 
 def lock_for_reading(dataset_id: int) -> bool:

@@ -10,7 +10,7 @@ from projects.models import Project
 from .. import services
 from ..errors import DatasetError
 from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportJob, Label
-from .common import QUEUE_DOWN, dataset_new, lock_for_reading, send_after_commit
+from .common import QUEUE_DOWN, lock_for_reading, send_after_commit
 from .thumbnails import thumbnails_relocate_queue
 
 
@@ -35,7 +35,7 @@ def dataset_create_copy(*, project: Project, name: str, source: Dataset, user) -
         )
     if source.status == Dataset.Status.CREATE_FAILED:
         raise DatasetError(f"The dataset {source.name} could not be created, so it can't be copied.", field="source")
-    dataset = dataset_new(
+    dataset = services.dataset_new(
         project=project,
         name=name,
         status=Dataset.Status.CREATE_IN_PROGRESS,

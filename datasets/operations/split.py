@@ -13,7 +13,7 @@ from django.utils import timezone
 from .. import services
 from ..errors import DatasetError
 from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportJob, Label, LabelingAction
-from .common import EXPORT_BATCH, ID_BATCH, QUEUE_DOWN, dataset_new, send_after_commit
+from .common import EXPORT_BATCH, ID_BATCH, QUEUE_DOWN, send_after_commit
 from .thumbnails import thumbnails_relocate_queue
 
 SPLIT_PERCENT = 20
@@ -148,7 +148,7 @@ def dataset_split(*, dataset: Dataset, name: str, user) -> Dataset:
     refusal = dataset_split_refusal(dataset=train)
     if refusal:
         raise DatasetError(refusal)
-    test = dataset_new(
+    test = services.dataset_new(
         project=train.project,
         name=name,
         dataset_type=Dataset.Type.TEST,
