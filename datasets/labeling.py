@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from . import selectors
+from . import rules, selectors
 from .errors import DatasetError
 from .models import BoundingBox, Dataset, Image, ImageLabel, Label, LabelingAction
 from .services import dataset_changed
@@ -36,6 +36,8 @@ def label_name_clean(name: str) -> str:
     cleaned = (name or "").strip()
     if not cleaned:
         raise DatasetError("Enter a label name.", field="name")
+    if rules.has_control_characters(cleaned):
+        raise DatasetError("Label names can't contain control characters.", field="name")
     if len(cleaned) > MAX_LABEL_LENGTH:
         raise DatasetError(f"A label name can have at most {MAX_LABEL_LENGTH} characters.", field="name")
     return cleaned

@@ -164,3 +164,9 @@ def image_limits_error(*, width: int, height: int, size: int) -> str | None:
             f"the maximum is {MAX_ASPECT_RATIO}:1."
         )
     return None
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether `text` holds a control character (C0, DEL or C1), NUL included, which PostgreSQL
+    cannot store in text. Names are one line of visible characters and spaces."""
+    return any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text)

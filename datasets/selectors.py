@@ -9,6 +9,8 @@ from django.db.models import BooleanField, Count, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404
 
+from customlabels.numbers import int_or_none
+
 from .models import BoundingBox, Dataset, Image, ImageLabel, ImportJob, Label
 
 PAGE_SIZE = 50
@@ -73,12 +75,13 @@ class GalleryFilter:
     @classmethod
     def from_query(cls, query) -> GalleryFilter:
         show = query.get("show", "all")
-        label_ids = tuple(sorted({int(v) for v in query.getlist("label") if v.isdigit()}))[:10]
+        label_ids = tuple(sorted({n for n in map(int_or_none, query.getlist("label")) if n is not None}))[:10]
         return cls(
             show=show if show in cls.CHOICES else "all",
             label_ids=label_ids,
             has_boxes=query.get("boxes") == "1",
-            name=query.get("name", "").strip()[:255],
+            # PostgreSQL refuses NUL in text, and no file name holds one.
+            name=query.get("name", "").replace("\x00", "").strip()[:255],
         )
 
     def as_query(self) -> list[tuple[str, str]]:

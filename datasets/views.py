@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from customlabels import s3
+from customlabels.numbers import int_or_none
 from projects import selectors as project_selectors
 from projects.forms import ConfirmDeleteForm
 from projects.models import ConsoleBucket
@@ -125,10 +126,6 @@ def _progress_context(dataset):
     }
 
 
-def _int_or_none(value: str) -> int | None:
-    return int(value) if value.isdigit() else None
-
-
 def _gallery_context(request, dataset: Dataset, *, selected: set[int] | None = None, all_matching: bool = False):
     """Everything the gallery shows for the filter, page and mode in the request's query string."""
     query = request.GET
@@ -137,8 +134,8 @@ def _gallery_context(request, dataset: Dataset, *, selected: set[int] | None = N
     page = selectors.dataset_images(
         dataset=dataset,
         filters=filters,
-        after=_int_or_none(query.get("after", "")),
-        before=_int_or_none(query.get("before", "")),
+        after=int_or_none(query.get("after")),
+        before=int_or_none(query.get("before")),
     )
     console = _example_bucket()
     for image in page.images:
@@ -146,7 +143,7 @@ def _gallery_context(request, dataset: Dataset, *, selected: set[int] | None = N
         image.selected = selected is not None and (all_matching or image.id in selected)
     mode = [("mode", "label")] if labeling_mode else []
     base = filters.as_query() + mode
-    position = [(k, query[k]) for k in ("after", "before") if query.get(k, "").isdigit()]
+    position = [(k, query[k]) for k in ("after", "before") if int_or_none(query.get(k)) is not None]
     labels = selectors.dataset_labels_with_counts(dataset=dataset)
     stats = selectors.dataset_stats(dataset=dataset)
     context = {
@@ -246,12 +243,12 @@ def _selection(request, dataset):
     if request.POST.get("all_matching") == "1":
         filters = selectors.GalleryFilter.from_query(request.GET)
         return selectors.dataset_images_matching(dataset=dataset, filters=filters), set(), True
-    ids = {int(v) for v in request.POST.getlist("image") if v.isdigit()}
+    ids = {n for n in map(int_or_none, request.POST.getlist("image")) if n is not None}
     return Image.objects.filter(dataset=dataset, pk__in=ids), ids, False
 
 
 def _labels_posted(request) -> list[int]:
-    return [int(v) for v in request.POST.getlist("assign_label") if v.isdigit()]
+    return [n for n in map(int_or_none, request.POST.getlist("assign_label")) if n is not None]
 
 
 def _selection_labels_change(request, pk, *, service, done: str):

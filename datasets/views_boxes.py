@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from customlabels import s3
+from customlabels.numbers import int_or_none
 
 from . import labeling, selectors
 from .errors import DatasetError
@@ -26,6 +27,19 @@ from .models import BoundingBox, Dataset, Image
 INVALID_PARAMETER = "InvalidParameterException"
 # Stands for a box id in the URL templates handed to the script.
 _ID_SENTINEL = 987654321987
+# Far past any image side (4096 px), and small enough that left + width stays a finite number.
+MAX_PIXELS = 1_000_000
+
+
+def _pixels() -> forms.FloatField:
+    return forms.FloatField(
+        min_value=-MAX_PIXELS,
+        max_value=MAX_PIXELS,
+        error_messages={
+            "min_value": "must be at least %(limit_value)s pixels.",
+            "max_value": "must be at most %(limit_value)s pixels.",
+        },
+    )
 
 
 class BoxForm(forms.Form):
@@ -38,10 +52,10 @@ class BoxForm(forms.Form):
             "invalid_choice": "Choose a label of this dataset.",
         },
     )
-    left = forms.FloatField()
-    top = forms.FloatField()
-    width = forms.FloatField()
-    height = forms.FloatField()
+    left = _pixels()
+    top = _pixels()
+    width = _pixels()
+    height = _pixels()
 
     def __init__(self, *args, dataset: Dataset, partial: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -71,6 +85,8 @@ def _posted(request) -> dict:
         data = json.loads(request.body or b"{}")
     except ValueError as exc:
         raise _BadRequest("The request body is not valid JSON.") from exc
+    except RecursionError as exc:
+        raise _BadRequest("The request body is nested too deeply: a box is one flat JSON object.") from exc
     if not isinstance(data, dict):
         raise _BadRequest("The request body must be a JSON object.")
     return data
@@ -106,10 +122,10 @@ def _image_url(image: Image) -> str:
 
 def _selected_ids(value: str) -> list[int]:
     """The comma-separated image ids of `?images=`, in order, without repeats; 404 for anything else."""
-    parts = [p.strip() for p in value.split(",") if p.strip()]
-    if not all(part.isdigit() for part in parts):
+    ids = [int_or_none(p.strip()) for p in value.split(",") if p.strip()]
+    if None in ids:
         raise Http404("No such image.")
-    return list(dict.fromkeys(int(part) for part in parts))
+    return list(dict.fromkeys(ids))
 
 
 def _url_template(name: str) -> str:
@@ -129,8 +145,7 @@ def box_editor(request, dataset_pk):
     images = {image.pk: image for image in Image.objects.filter(dataset=dataset, pk__in=ids)}
     if len(images) != len(ids):
         raise Http404("No such image in this dataset.")
-    index = request.GET.get("i", "0")
-    index = min(int(index), len(ids) - 1) if index.isdigit() else 0
+    index = min(int_or_none(request.GET.get("i")) or 0, len(ids) - 1)
     image = images[ids[index]]
     labels = list(dataset.labels.order_by("name"))
     boxes = image.boxes.select_related("label").order_by("id")
