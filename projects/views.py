@@ -40,7 +40,7 @@ def project_list(request):
 
 @require_http_methods(["GET", "POST"])
 def project_create(request):
-    form = ProjectCreateForm(request.POST or None)
+    form = ProjectCreateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             project = services.project_create(owner=request.user, name=form.cleaned_data["name"])
@@ -65,7 +65,7 @@ def project_detail(request, pk):
 @require_http_methods(["GET", "POST"])
 def project_delete(request, pk):
     project = selectors.project_get(user=request.user, pk=pk)
-    form = ConfirmDeleteForm(request.POST or None)
+    form = ConfirmDeleteForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             services.project_delete(project=project)

@@ -96,6 +96,32 @@ def test_signing_in_opens_the_projects_page(client, user, console_bucket):
     assert response["Location"] == reverse("projects:list")
 
 
+@pytest.mark.parametrize(
+    ("username", "password", "field", "error"),
+    [
+        ("ali\x00ce", PASSWORD, "id_username", "Null characters are not allowed."),
+        ("alice", "pass\x00word", "id_password", "Null characters are not allowed."),
+    ],
+    ids=["NUL in the user name", "NUL in the password"],
+)
+def test_signing_in_with_a_nul_byte_says_why_at_the_field_and_keeps_the_form(
+    client, user, console_bucket, username, password, field, error
+):
+    response = client.post("/accounts/login/", {"username": username, "password": password})
+
+    assert response.status_code == 200
+    assert error in field_errors(response, field)
+    assert 'id="id_password"' in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_signing_in_with_a_wrong_password_says_so(client, user, console_bucket):
+    response = client.post("/accounts/login/", {"username": user.username, "password": "wrong"})
+
+    assert response.status_code == 200
+    assert "Please enter a correct username and password." in response.content.decode()
+
+
 def test_signing_out_ends_the_session(client_user, console_bucket):
     assert b"Sign out" in client_user.get(reverse("projects:list")).content
 
@@ -252,6 +278,26 @@ def test_create_project_shows_a_broken_name_rule_at_the_name_field(client_user, 
     assert response.status_code == 200
     assert error in field_errors(response, "id_name")
     assert not Project.objects.exists()
+
+
+def test_create_project_posted_as_json_says_the_name_is_required_and_creates_nothing(client_user, console_bucket):
+    response = client_user.post(reverse("projects:create"), {"name": "from-json"}, content_type="application/json")
+
+    assert response.status_code == 200
+    assert field_errors(response, "id_name") == ["This field is required."]
+    assert not Project.objects.exists()
+
+
+def test_delete_project_posted_as_json_says_what_to_type_and_deletes_nothing(client_user, user, console_bucket):
+    project = ProjectFactory(owner=user)
+
+    response = client_user.post(
+        reverse("projects:delete", args=[project.pk]), {"confirm": "delete"}, content_type="application/json"
+    )
+
+    assert response.status_code == 200
+    assert field_errors(response, "id_confirm") == ["This field is required."]
+    assert Project.objects.filter(pk=project.pk).exists()
 
 
 def test_create_project_shows_a_duplicate_name_at_the_name_field(client_user, user, console_bucket):
