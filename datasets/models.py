@@ -1,6 +1,10 @@
+from __future__ import annotations
+
+from collections import Counter
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from projects.models import Project
 
@@ -180,6 +184,18 @@ class ImportReportItem(models.Model):
         return self.key
 
 
+class ImageQuerySet(models.QuerySet):
+    """Labeled means one thing everywhere (gallery filter and counts, statistics, split, export):
+    the image has an image-level label or a bounding box. `is_labeled` keeps that answer, written
+    with the rows by the services that add or remove labels and boxes (see `labeled_condition`)."""
+
+    def labeled(self) -> ImageQuerySet:
+        return self.filter(is_labeled=True)
+
+    def unlabeled(self) -> ImageQuerySet:
+        return self.filter(is_labeled=False)
+
+
 class Image(models.Model):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="images")
     source_ref = models.TextField("source-ref")
@@ -206,6 +222,8 @@ class Image(models.Model):
     labels = models.ManyToManyField(Label, through="ImageLabel", related_name="images")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = ImageQuerySet.as_manager()
+
     class Meta:
         ordering = ["id"]
         constraints = [
@@ -227,6 +245,20 @@ class Image(models.Model):
     @property
     def has_error(self) -> bool:
         return bool(self.error_code)
+
+    @staticmethod
+    def labeled_condition() -> Q:
+        """The definition of labeled, read from the rows: an image-level label or a bounding box."""
+        return Q(Exists(ImageLabel.objects.filter(image=OuterRef("pk")))) | Q(
+            Exists(BoundingBox.objects.filter(image=OuterRef("pk")))
+        )
+
+    @property
+    def box_labels(self) -> list[tuple[str, int]]:
+        """(label name, boxes with it) for the labels on the image's boxes, in the boxes' order.
+        Reads `boxes` with their labels, so prefetch them for a list of images."""
+        counts = Counter(box.label.name for box in self.boxes.all())
+        return list(counts.items())
 
 
 class LabelingAction(models.Model):
