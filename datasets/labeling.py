@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from . import rules, selectors
@@ -53,13 +53,7 @@ def _log(*, dataset: Dataset, user, kind: str, description: str, payload: dict |
 def images_labeled_refresh(*, images: QuerySet[Image] | Iterable[int]) -> None:
     """Recompute is_labeled (an image-level label or a bounding box) for the given images."""
     qs = images if isinstance(images, QuerySet) else Image.objects.filter(pk__in=list(images))
-    qs.update(
-        is_labeled=ExpressionWrapper(
-            Q(Exists(ImageLabel.objects.filter(image=OuterRef("pk"))))
-            | Q(Exists(BoundingBox.objects.filter(image=OuterRef("pk")))),
-            output_field=BooleanField(),
-        )
-    )
+    qs.update(is_labeled=ExpressionWrapper(Image.labeled_condition(), output_field=BooleanField()))
 
 
 # --- the label list ------------------------------------------------------------------------
@@ -158,6 +152,23 @@ def _image_ids_query(dataset: Dataset, images: QuerySet[Image]) -> QuerySet:
     return images.filter(dataset=dataset).order_by().values("id")
 
 
+def _already_boxed(*, label_id: int, action: LabelingAction) -> int:
+    """How many images the action gave the label to that have it on a box. Read from the label's
+    boxes (none, for most labels of a classification dataset), never from the images assigned: a
+    scalar subquery, which PostgreSQL does not turn into a join that would start from the 100,000
+    rows just added, looks each box's image up in the unique (image, label) index."""
+    assigned_by = ImageLabel.objects.filter(image_id=OuterRef("image_id"), label_id=label_id).values("action_id")
+    return (
+        BoundingBox.objects.filter(label_id=label_id)
+        .annotate(assigned_by=Subquery(assigned_by[:1]))
+        .filter(assigned_by=action.pk)
+        .order_by()
+        .values("image_id")
+        .distinct()
+        .count()
+    )
+
+
 @transaction.atomic
 def images_labels_assign(*, dataset: Dataset, user, label_ids: Iterable[int], images: QuerySet[Image]) -> int:
     """Add the labels to every image of the queryset in one statement per label. Returns rows added.
@@ -184,6 +195,8 @@ def images_labels_assign(*, dataset: Dataset, user, label_ids: Iterable[int], im
             )
             added_by_label[label.pk] = max(cursor.rowcount, 0)
     added = sum(added_by_label.values())
+    # An image that had the label on a box already counted among the label's images.
+    newly_using = {pk: n - _already_boxed(label_id=pk, action=action) if n else 0 for pk, n in added_by_label.items()}
     newly_labeled = images.filter(dataset=dataset, is_labeled=False).update(is_labeled=True)
     new_version = Dataset.objects.filter(pk=dataset.pk).values_list("stats_version", flat=True).get()
     transaction.on_commit(
@@ -192,7 +205,7 @@ def images_labels_assign(*, dataset: Dataset, user, label_ids: Iterable[int], im
             version=version,
             new_version=new_version,
             labeled=newly_labeled,
-            label_images=added_by_label,
+            label_images=newly_using,
         )
     )
     action.payload = {"added": added}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import BooleanField, Count, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404
@@ -240,6 +241,22 @@ class DatasetStats:
         return self.total - self.labeled
 
 
+def _label_counts(*, dataset_id: int) -> dict[int, tuple[int, int]]:
+    """{label id: (images that use it, as an image-level label or on a box; its boxes)} for every
+    label of the dataset. An image with the label on itself and on three boxes counts once, as in
+    ListDatasetLabels' EntryCount. Per label, reads of its (label, image) indexes only.
+    """
+    label, image_label, box = (model._meta.db_table for model in (Label, ImageLabel, BoundingBox))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT l.id, (SELECT COUNT(*) FROM (SELECT image_id FROM {image_label} WHERE label_id = l.id "
+            f"UNION SELECT image_id FROM {box} WHERE label_id = l.id) used), "
+            f"(SELECT COUNT(*) FROM {box} WHERE label_id = l.id) FROM {label} l WHERE l.dataset_id = %s",
+            [dataset_id],
+        )
+        return {pk: (images, boxes) for pk, images, boxes in cursor.fetchall()}
+
+
 def _counts(*, dataset: Dataset) -> tuple[DatasetStats, dict[int, tuple[int, int]]]:
     """The dataset's statistics and per-label counts, cached under its stats_version.
 
@@ -252,28 +269,16 @@ def _counts(*, dataset: Dataset) -> tuple[DatasetStats, dict[int, tuple[int, int
     if cached is not None:
         return cached
     images = Image.objects.filter(dataset=dataset)
-    label_ids = list(dataset.labels.values_list("id", flat=True))
-    per_image = dict(
-        ImageLabel.objects.filter(label_id__in=label_ids)
-        .values("label_id")
-        .annotate(n=Count("id"))
-        .values_list("label_id", "n")
-    )
-    per_box = dict(
-        BoundingBox.objects.filter(label_id__in=label_ids)
-        .values("label_id")
-        .annotate(n=Count("id"))
-        .values_list("label_id", "n")
-    )
+    per_label = _label_counts(dataset_id=dataset.pk)
     # Three counts rather than one aggregate with FILTERs: each is answered from its own index
     # (dataset+id, dataset+is_labeled, the partial errors index) without reading the table.
     stats = DatasetStats(
         total=images.count(),
-        labeled=images.filter(is_labeled=True).count(),
+        labeled=images.labeled().count(),
         errors=images.exclude(error_code="").count(),
-        labels=len(label_ids),
+        labels=len(per_label),
     )
-    value = (stats, {pk: (per_image.get(pk, 0), per_box.get(pk, 0)) for pk in label_ids})
+    value = (stats, per_label)
     cache.set(key, value, timeout=3600)
     return value
 
@@ -282,7 +287,8 @@ def counts_follow(
     *, dataset_id: int, version: int, new_version: int, labeled: int, label_images: dict[int, int]
 ) -> None:
     """Carry the cached counts of `version` over to `new_version` for a change known to add
-    `labeled` labeled images and label_images[label] image-level assignments, instead of recounting.
+    `labeled` labeled images and label_images[label] images that use the label (as an image-level
+    label or on a box) and did not before, instead of recounting.
 
     Only for a change that held the dataset row lock from `version` to `new_version`.
     """
@@ -301,8 +307,9 @@ def dataset_stats(*, dataset: Dataset) -> DatasetStats:
 
 
 def dataset_labels_with_counts(*, dataset: Dataset) -> list[Label]:
-    """Every label of the dataset, ordered by name, with `image_count` (images with it as an
-    image-level label) and `box_count` (boxes with it), as ListDatasetLabels' LabelStats."""
+    """Every label of the dataset, ordered by name, with `image_count` (images that use it, as an
+    image-level label or on a box: what the label filter finds) and `box_count` (boxes with it), as
+    ListDatasetLabels' LabelStats (EntryCount, BoundingBoxCount)."""
     counts = _counts(dataset=dataset)[1]
     labels = list(dataset.labels.order_by("name"))
     for label in labels:

@@ -182,7 +182,7 @@ def test_the_label_pane_shows_image_and_box_counts_and_the_chart(client_user, da
     ImageLabelFactory(image=images[1], label=echo)
     BoundingBoxFactory(image=images[2], label=echo, left=1, top=1, width=10, height=10)
     html = client_user.get(url("detail", dataset.pk)).content.decode()
-    assert 'title="2 images, 1 bounding boxes"' in html
+    assert 'title="3 images, 1 bounding boxes"' in html  # a box with the label counts its image
     assert "Label distribution" in html and 'aria-label="Images per label"' in html
 
 
