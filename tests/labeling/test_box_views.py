@@ -261,6 +261,10 @@ def test_a_label_of_another_dataset_is_refused(client_user, user, image):
         ({"width": "NaN"}, "width: Enter a number."),
         ({"height": "Infinity"}, "height: Enter a number."),
         ({"top": None}, "top: This field is required."),
+        ({"left": 1e308, "width": 1e308}, "left: must be at most 1000000 pixels."),
+        ({"width": -1e308}, "width: must be at least -1000000 pixels."),
+        ({"left": "1e309"}, "left: Enter a number."),
+        ({"label": "²"}, "Choose a label of this dataset."),
     ],
 )
 def test_a_malformed_box_is_refused_with_a_message(client_user, image, echo, changes, message):
@@ -273,7 +277,7 @@ def test_a_malformed_box_is_refused_with_a_message(client_user, image, echo, cha
     assert not image.boxes.exists()
 
 
-@pytest.mark.parametrize("body", ["{not json", "[1, 2]"])
+@pytest.mark.parametrize("body", ["{not json", "[1, 2]", "[" * 50_000 + "]" * 50_000])
 def test_a_body_that_is_not_a_json_object_is_refused(client_user, image, body):
     response = client_user.post(boxes_url(image), body, content_type="application/json")
 
@@ -465,6 +469,15 @@ def test_an_index_past_the_end_shows_the_last_image(client_user, dataset, image,
     assert response.context["position"] == 2
 
 
+@pytest.mark.parametrize("i", ["²", "-1", "9" * 19])
+def test_an_index_that_is_not_a_number_shows_the_first_image(client_user, dataset, image, echo, i):
+    other = ImageFactory(dataset=dataset)
+
+    response = client_user.get(editor_url(dataset, image, other, i=i))
+
+    assert response.context["image"] == image
+
+
 def test_the_editor_without_labels_says_to_add_one_first(client_user, dataset, image):
     response = client_user.get(editor_url(dataset, image))
 
@@ -475,7 +488,7 @@ def test_the_editor_without_labels_says_to_add_one_first(client_user, dataset, i
     assert "box-editor.js" not in html
 
 
-@pytest.mark.parametrize("images", ["abc", "1;2", "-1"])
+@pytest.mark.parametrize("images", ["abc", "1;2", "-1", "²", "9" * 19])
 def test_image_ids_that_are_not_numbers_are_not_found(client_user, dataset, image, echo, images):
     url = reverse("datasets:box_editor", args=[dataset.pk]) + f"?images={images}"
 
