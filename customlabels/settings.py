@@ -187,10 +187,16 @@ IMPORT_RETRY_BACKOFF_MAX = env.int("IMPORT_RETRY_BACKOFF_MAX", default=60)
 # died and did not come back. Longer than the visibility timeout would be pointless for one worker
 # that restarts, so keep it above the slowest single step and below CELERY_VISIBILITY_TIMEOUT.
 IMPORT_STALL_SECONDS = env.int("IMPORT_STALL_SECONDS", default=900)
+# How often Celery beat queues the thumbnails nothing else will: a failed import's images, tasks lost.
+THUMBNAIL_SWEEP_SECONDS = env.float("THUMBNAIL_SWEEP_SECONDS", default=300.0)
 CELERY_BEAT_SCHEDULE = {
     "fail-stalled-imports": {
         "task": "datasets.tasks.imports_stalled_fail_task",
         "schedule": env.float("IMPORT_STALL_CHECK_SECONDS", default=60.0),
+    },
+    "queue-pending-thumbnails": {
+        "task": "datasets.tasks.thumbnails_sweep_task",
+        "schedule": THUMBNAIL_SWEEP_SECONDS,
     },
 }
 # A labeling request may carry a selection of up to a few thousand image ids.

@@ -210,6 +210,9 @@ class Image(models.Model):
     # True from the moment a readable image is stored until its thumbnail exists or it turns out
     # not to decode. An image with only manifest line or box errors still gets a thumbnail.
     needs_thumbnail = models.BooleanField(default=False)
+    # When its thumbnail was last queued: the periodic sweep queues the images that need one and
+    # were never queued (a failed import's) or were queued long ago (their task was lost).
+    thumbnail_queued_at = models.DateTimeField(null=True, blank=True)
     # The headline problem the gallery shows and the Errors filter finds: the first of `problems`,
     # or ERROR_INVALID_IMAGE when the file itself is unusable.
     error_code = models.CharField(max_length=64, blank=True)
@@ -237,6 +240,12 @@ class Image(models.Model):
             models.Index(fields=["import_job"], name="image_import_job"),
             # "Are thumbnails still pending for this import?" answered without scanning its images.
             models.Index(fields=["import_job"], name="image_thumbnail_pending", condition=Q(needs_thumbnail=True)),
+            # A dataset's thumbnails to queue (never queued first, in id order) without reading its other images.
+            models.Index(
+                fields=["dataset", "thumbnail_queued_at", "id"],
+                name="image_thumbnail_due",
+                condition=Q(needs_thumbnail=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -239,16 +239,6 @@ def _read_header(bucket: str, item: dict) -> dict:
     return fields
 
 
-def import_images_needing_thumbnails(*, job_id: int):
-    """Ids of the job's valid images that have no thumbnail yet, streamed in id order."""
-    return (
-        Image.objects.filter(import_job_id=job_id, needs_thumbnail=True)
-        .order_by("id")
-        .values_list("id", flat=True)
-        .iterator(chunk_size=2000)
-    )
-
-
 def import_chunk(*, chunk_id: int) -> list[int]:
     """Read a chunk's headers (concurrently) and insert its images, labels and assignments in bulk.
 

@@ -73,22 +73,12 @@ def import_chunk_task(chunk_id: int) -> None:
 
 
 def import_finished(job_id: int) -> None:
-    """What follows a finished import: fresh planner statistics if it was large, then its thumbnails."""
+    """What follows a finished import: fresh planner statistics if it was large, then the thumbnails
+    of its dataset, its own images' and any an earlier import left without one."""
+    from .operations.thumbnails import import_thumbnails_queue
+
     services.import_statistics_refresh(job_id=job_id)
-    thumbnails_queue(job_id)
-
-
-def thumbnails_queue(job_id: int) -> None:
-    """Queue the finished import's thumbnails. They wait until the import is done so they never slow
-    it down: the dataset is complete and browsable first, with placeholders until they arrive."""
-    batch = []
-    for image_id in services.import_images_needing_thumbnails(job_id=job_id):
-        batch.append(image_id)
-        if len(batch) == services.THUMBNAIL_BATCH:
-            image_thumbnails_task.delay(batch)
-            batch = []
-    if batch:
-        image_thumbnails_task.delay(batch)
+    import_thumbnails_queue(job_id=job_id)
 
 
 class ThumbnailTask(Task):
@@ -131,6 +121,14 @@ def imports_stalled_fail_task() -> None:
     from . import recovery
 
     recovery.imports_stalled_fail()
+
+
+@shared_task(ignore_result=True)
+def thumbnails_sweep_task() -> None:
+    """Run by Celery beat (CELERY_BEAT_SCHEDULE) every THUMBNAIL_SWEEP_SECONDS."""
+    from .operations.thumbnails import thumbnails_sweep
+
+    thumbnails_sweep()
 
 
 @shared_task(base=ImportTask, **RETRY)

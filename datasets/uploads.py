@@ -374,6 +374,7 @@ def _image_store(
         s3.put_object(storage.bucket_name, thumb_key, item.thumbnail, content_type="image/jpeg")
     except s3.S3Error as exc:
         log.warning("Could not store the thumbnail of %s, it is queued: %s", key, exc)
+        fields.update(thumbnail_queued_at=timezone.now())
     else:
         fields.update(thumbnail_key=thumb_key, needs_thumbnail=False)
     Image.objects.filter(pk=image.pk).update(**fields)

@@ -1,29 +1,115 @@
-"""Thumbnails of copied and moved images: each image gets its own, copied in S3."""
+"""Thumbnails queued for whole datasets, the periodic sweep of those left pending, and thumbnails
+of copied and moved images (each image gets its own, copied in S3)."""
 
 from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import CharField, Value
+from django.db.models import CharField, Exists, OuterRef, Q, Value
 from django.db.models.functions import Cast, Concat
+from django.utils import timezone
 
 from customlabels import s3
 
 from .. import services
-from ..models import Image, ImportJob
-from .common import send_after_commit
+from ..models import Dataset, Image, ImportJob
+from .common import ID_BATCH, send_after_commit
 
 log = logging.getLogger(__name__)
 
 
 THUMBNAIL_COPY_BATCH = 500
+# A thumbnail queued this long ago and still not made was lost with its task (a worker that died
+# and did not come back, retries given up while S3 was down): the sweep queues it again. Until
+# then it may still be waiting its turn behind a large import's thumbnails.
+REQUEUE_AFTER = timedelta(hours=1)
+
+
+def _due(*, now) -> tuple[Q, Q]:
+    """The images whose thumbnail is due to be queued: never queued, then queued long ago."""
+    pending = Q(needs_thumbnail=True)
+    return pending & Q(thumbnail_queued_at=None), pending & Q(thumbnail_queued_at__lt=now - REQUEUE_AFTER)
+
+
+def dataset_thumbnails_queue(*, dataset_id: int) -> int:
+    """Queue a thumbnail for every image of the dataset that needs one and was not queued in the
+    last REQUEUE_AFTER, in tasks of THUMBNAIL_BATCH images: those of the import that just finished
+    and those an earlier import left, such as a failed attempt's before Retry import.
+
+    Idempotent, and safe to run twice at once: each page of images is marked queued in the
+    transaction that takes it (rows another run holds are skipped), and its tasks are sent after
+    commit. Reads only the pending images (the image_thumbnail_due index). Returns how many it queued.
+    """
+    queued = 0
+    for due in _due(now=timezone.now()):
+        after = 0
+        while ids := _page_queue(dataset_id=dataset_id, due=due, after=after):
+            queued += len(ids)
+            after = ids[-1]
+    return queued
+
+
+@transaction.atomic
+def _page_queue(*, dataset_id: int, due: Q, after: int) -> list[int]:
+    ids = list(
+        Image.objects.select_for_update(skip_locked=True)
+        .filter(due, dataset_id=dataset_id, id__gt=after)
+        .order_by("id")
+        .values_list("id", flat=True)[:ID_BATCH]
+    )
+    Image.objects.filter(pk__in=ids).update(thumbnail_queued_at=timezone.now())
+    for start in range(0, len(ids), services.THUMBNAIL_BATCH):
+        _thumbnails_send(ids[start : start + services.THUMBNAIL_BATCH])
+    return ids
+
+
+def _thumbnails_send(image_ids: list[int]) -> None:
+    from ..tasks import image_thumbnails_task
+
+    def send():
+        try:
+            image_thumbnails_task.delay(image_ids)
+        except Exception:  # kombu raises several classes for an unreachable broker
+            log.exception("Could not queue the thumbnails of %s images", len(image_ids))
+            # Unmarked, so the next sweep queues them once the broker is back.
+            Image.objects.filter(pk__in=image_ids).update(thumbnail_queued_at=None)
+
+    transaction.on_commit(send)
+
+
+def import_thumbnails_queue(*, job_id: int) -> int:
+    """After an import finishes: queue the thumbnails its dataset needs (see dataset_thumbnails_queue).
+    They wait until the import is done so they never slow it down: the dataset is complete and
+    browsable first, with placeholders until they arrive."""
+    dataset_id = ImportJob.objects.filter(pk=job_id).values_list("dataset_id", flat=True).first()
+    return 0 if dataset_id is None else dataset_thumbnails_queue(dataset_id=dataset_id)
+
+
+def thumbnails_sweep() -> int:
+    """Queue the thumbnails of every dataset that are due (see dataset_thumbnails_queue) and that no
+    running import will queue when it finishes. Run by Celery beat every THUMBNAIL_SWEEP_SECONDS.
+
+    Cheap when there is nothing to do: two probes of the image_thumbnail_due index per dataset.
+    Returns how many thumbnails it queued.
+    """
+    never, stale = _due(now=timezone.now())
+    datasets = Dataset.objects.exclude(status__in=Dataset.IN_PROGRESS).filter(
+        Exists(Image.objects.filter(never, dataset=OuterRef("pk")))
+        | Exists(Image.objects.filter(stale, dataset=OuterRef("pk")))
+    )
+    return sum(dataset_thumbnails_queue(dataset_id=pk) for pk in datasets.values_list("pk", flat=True))
 
 
 def thumbnails_relocate_queue(*, job_id: int) -> None:
     from ..tasks import images_thumbnails_relocate_task
 
+    # Queued with the relocation, so the sweep leaves them to it.
+    Image.objects.filter(import_job_id=job_id, needs_thumbnail=True, thumbnail_queued_at=None).update(
+        thumbnail_queued_at=timezone.now()
+    )
     send_after_commit(
         images_thumbnails_relocate_task,
         job_id,
@@ -83,7 +169,7 @@ def images_thumbnails_relocate(*, job_id: int) -> int:
                 ),
                 needs_thumbnail=False,
             )
-            Image.objects.filter(pk__in=to_make).update(thumbnail_key="")
+            Image.objects.filter(pk__in=to_make).update(thumbnail_key="", thumbnail_queued_at=timezone.now())
             for i in range(0, len(to_make), services.THUMBNAIL_BATCH):
                 services._enqueue(image_thumbnails_task, to_make[i : i + services.THUMBNAIL_BATCH])
         copied += len(moved_from)
