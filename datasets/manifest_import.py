@@ -30,6 +30,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from customlabels import s3
+from customlabels.text import counted, was_were
 from projects.models import Project
 
 from . import manifest, rules, services
@@ -504,7 +505,7 @@ def manifest_finish_if_done(*, job_id: int) -> bool:
             )
             ImportJob.objects.filter(pk=job.pk).update(
                 message=f"{manifest.MESSAGES[manifest.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST]} "
-                f"{invalid_lines + invalid_images} of {job.found} lines are invalid, more than "
+                f"{invalid_lines + invalid_images:,} of {counted(job.found, 'line')} are invalid, more than "
                 f"{manifest.MAX_INVALID_PERCENT}%: {invalid_lines} in the file and {invalid_images} "
                 "whose image is missing or invalid. No image was imported."
             )
@@ -513,9 +514,11 @@ def manifest_finish_if_done(*, job_id: int) -> bool:
         with_errors = job.images.exclude(error_code="").count()
         job.status = ImportJob.Status.SUCCEEDED
         job.finished_at = timezone.now()
-        job.message = f"{imported} imported, {with_errors} with errors or warnings, {job.skipped} lines dropped."
+        job.message = (
+            f"{imported:,} imported, {with_errors:,} with errors or warnings, {counted(job.skipped, 'line')} dropped."
+        )
         if job.already_present:
-            job.message += f" {job.already_present} already in the dataset."
+            job.message += f" {job.already_present:,} already in the dataset."
         job.save(update_fields=["status", "finished_at", "message"])
         dataset = Dataset.objects.select_for_update().get(pk=job.dataset_id)
         if dataset.status == Dataset.Status.CREATE_IN_PROGRESS:
@@ -523,7 +526,9 @@ def manifest_finish_if_done(*, job_id: int) -> bool:
             dataset.status_message = MESSAGE_CREATED
         elif dataset.status == Dataset.Status.UPDATE_IN_PROGRESS:
             dataset.status = Dataset.Status.UPDATE_COMPLETE
-            dataset.status_message = f"{imported} images were successfully added from the manifest file."
+            dataset.status_message = (
+                f"{counted(imported, 'image')} {was_were(imported)} successfully added from the manifest file."
+            )
         dataset.status_message_code = Dataset.StatusMessageCode.SUCCESS
         dataset.save(update_fields=["status", "status_message", "status_message_code", "updated_at"])
     return True

@@ -100,6 +100,9 @@ class ImportJob(models.Model):
     found = models.PositiveIntegerField(default=0, help_text="Images found in the source.")
     skipped = models.PositiveIntegerField(default=0, help_text="Objects that are not images.")
     already_present = models.PositiveIntegerField(default=0, help_text="Images the dataset already held.")
+    moved_out = models.PositiveIntegerField(
+        default=0, help_text="Images of this import that Create test dataset moved to the test dataset since."
+    )
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
     listing_done = models.BooleanField(default=False)

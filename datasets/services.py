@@ -21,6 +21,7 @@ from django.utils import timezone
 from PIL import Image as PILImage
 
 from customlabels import s3
+from customlabels.text import counted, was_were
 from projects.models import ConsoleBucket, Project
 
 from . import rules
@@ -340,7 +341,9 @@ def import_finish_if_done(*, job_id: int) -> bool:
             dataset.status_message = f"The dataset was successfully created from {_source_uri(job)}."
         elif dataset.status == Dataset.Status.UPDATE_IN_PROGRESS:
             dataset.status = Dataset.Status.UPDATE_COMPLETE
-            dataset.status_message = f"{imported} images were successfully added from {_source_uri(job)}."
+            dataset.status_message = (
+                f"{counted(imported, 'image')} {was_were(imported)} successfully added from {_source_uri(job)}."
+            )
         dataset.status_message_code = Dataset.StatusMessageCode.SUCCESS
         dataset.save(update_fields=["status", "status_message", "status_message_code", "updated_at"])
     return True

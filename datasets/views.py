@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from customlabels import s3
 from customlabels.numbers import int_or_none
+from customlabels.text import counted
 from projects import selectors as project_selectors
 from projects.forms import ConfirmDeleteForm
 from projects.models import ConsoleBucket
@@ -263,7 +264,7 @@ def _selection_labels_change(request, pk, *, service, done: str):
         except DatasetError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"Saved: {n} label assignment{'s' if n != 1 else ''} {done}.")
+            messages.success(request, f"Saved: {counted(n, 'label assignment')} {done}.")
     return _render_gallery(request, dataset, selected=ids, all_matching=all_matching)
 
 
@@ -337,7 +338,9 @@ def label_remove(request, pk):
     if request.method == "POST":
         images, boxes = labeling.label_remove(label=label)
         messages.success(
-            request, f"Label {label.name} removed from the dataset, with {images} image assignments and {boxes} boxes."
+            request,
+            f"Label {label.name} removed from the dataset, with {counted(images, 'image assignment')} "
+            f"and {counted(boxes, 'box', 'boxes')}.",
         )
         return redirect(f"{reverse('datasets:detail', args=[dataset.pk])}?mode=label")
     images, boxes = labeling.label_usage(label=label)
@@ -359,7 +362,9 @@ def labels_import(request, pk):
         except DatasetError as exc:
             form.add_error("source", str(exc))
         else:
-            messages.success(request, f"{len(labels)} labels imported from {form.cleaned_data['source'].name}.")
+            messages.success(
+                request, f"{counted(len(labels), 'label')} imported from {form.cleaned_data['source'].name}."
+            )
             return redirect(f"{reverse('datasets:detail', args=[dataset.pk])}?mode=label")
     return render(
         request, "datasets/labels_import.html", {"dataset": dataset, "project": dataset.project, "form": form}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import connection, transaction
 from django.utils import timezone
 
+from customlabels.text import counted
 from projects.models import Project
 
 from .. import services
@@ -82,7 +83,7 @@ def dataset_copy(*, job_id: int) -> bool:
         job.finished_at = now
         job.found = copied
         job.listing_done = True
-        job.message = f"{copied} images copied from {source_name}."
+        job.message = f"{counted(copied, 'image')} copied from {source_name}."
         job.save(update_fields=["status", "started_at", "finished_at", "found", "listing_done", "message"])
         dataset.status = Dataset.Status.CREATE_COMPLETE
         dataset.status_message = f"The dataset was successfully copied from {source_name}."

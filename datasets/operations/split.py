@@ -7,8 +7,10 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q
 from django.utils import timezone
+
+from customlabels.text import counted, was_were
 
 from .. import services
 from ..errors import DatasetError
@@ -197,6 +199,7 @@ def dataset_split_run(*, job_id: int) -> bool:
         moved = sorted(refs[ref] for ref in chosen)
         names = sorted({name for pk in moved for name in labels_of.get(pk, ())})
         Label.objects.bulk_create([Label(dataset=test, name=name) for name in names], ignore_conflicts=True)
+        _moved_out_count(moved)
         for i in range(0, len(moved), ID_BATCH):
             Image.objects.filter(pk__in=moved[i : i + ID_BATCH]).update(
                 dataset=test,
@@ -213,20 +216,33 @@ def dataset_split_run(*, job_id: int) -> bool:
         job.finished_at = now
         job.found = len(moved)
         job.listing_done = True
-        job.message = f"{len(moved)} of {len(refs)} images moved from {train.name}."
+        job.message = f"{len(moved):,} of {counted(len(refs), 'image')} moved from {train.name}."
         job.save(update_fields=["status", "started_at", "finished_at", "found", "listing_done", "message"])
         test.status = Dataset.Status.CREATE_COMPLETE
         test.status_message = f"The dataset was successfully created from {SPLIT_PERCENT}% of {train.name}."
         test.status_message_code = Dataset.StatusMessageCode.SUCCESS
         test.save(update_fields=["status", "status_message", "status_message_code", "updated_at"])
         train.status = Dataset.Status.UPDATE_COMPLETE
-        train.status_message = f"{len(moved)} of {len(refs)} images were moved to the test dataset {test.name}."
+        train.status_message = f"{len(moved):,} of {counted(len(refs), 'image')} {was_were(len(moved))} moved to the test dataset {test.name}."
         train.status_message_code = Dataset.StatusMessageCode.SUCCESS
         train.save(update_fields=["status", "status_message", "status_message_code", "updated_at"])
         services.dataset_changed(dataset_id=train.pk)
         services.dataset_changed(dataset_id=test.pk)
         thumbnails_relocate_queue(job_id=job.pk)
     return True
+
+
+def _moved_out_count(moved: list[int]) -> None:
+    """Add the moved images to `moved_out` of the imports they came from, so the training dataset's
+    import counts still add up (found = imported + moved to the test dataset + ...)."""
+    per_job = Counter()
+    for i in range(0, len(moved), ID_BATCH):
+        rows = Image.objects.filter(pk__in=moved[i : i + ID_BATCH], import_job__isnull=False)
+        per_job.update(
+            dict(rows.values("import_job_id").annotate(n=Count("id")).values_list("import_job_id", "n"))
+        )
+    for job_id, n in per_job.items():
+        ImportJob.objects.filter(pk=job_id).update(moved_out=F("moved_out") + n)
 
 
 def _labels_remap(*, train_id: int, test_id: int) -> None:

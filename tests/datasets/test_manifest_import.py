@@ -430,7 +430,7 @@ def test_adding_from_a_manifest_imports_new_lines_and_a_failed_update_leaves_the
     )
     job = manifest_import.dataset_add_images_from_manifest(dataset=dataset, location=second)
     settled(dataset, Dataset.Status.UPDATE_COMPLETE)
-    assert dataset.status_message == "1 images were successfully added from the manifest file."
+    assert dataset.status_message == "1 image was successfully added from the manifest file."
     assert {image.file_name: labels_of(image) for image in dataset.images.all()} == {
         "cls.png": {"Echo"},
         "multi.png": {"Echo Dot"},

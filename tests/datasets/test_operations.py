@@ -11,7 +11,7 @@ from customlabels.s3 import MULTIPART_PART_SIZE
 from datasets import labeling, manifest, operations, services
 from datasets.errors import DatasetError
 from datasets.models import BoundingBox, Dataset, Image, ImageLabel, ImportJob, Label, ManifestExport
-from tests.factories import DatasetFactory, ImageFactory, ProjectFactory
+from tests.factories import DatasetFactory, ImageFactory, ImportJobFactory, ProjectFactory
 
 from .support import jpeg_bytes, png_bytes, wait_until
 
@@ -290,6 +290,25 @@ def test_create_test_dataset_moves_20_percent_of_each_label_with_labels_boxes_an
         what="the training dataset's thumbnails to leave the console bucket",
     )
     assert keys_under(s3, console_bucket.name, f"thumbnails/{test.pk}/") == set(moved.values())
+
+
+@pytest.mark.django_db
+def test_the_imports_of_a_split_training_dataset_count_the_images_moved_to_the_test_dataset(user, project):
+    train = DatasetFactory(project=project, name="pets")
+    first = ImportJobFactory(dataset=train, status=ImportJob.Status.SUCCEEDED, found=30)
+    second = ImportJobFactory(dataset=train, status=ImportJob.Status.SUCCEEDED, found=20)
+    images = pets(train)
+    for i, image in enumerate(images.values()):
+        Image.objects.filter(pk=image.pk).update(import_job=first if i < 30 else second)
+
+    test = split_now(train, user, "pets-test")
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    moved = test.images.values_list("pk", flat=True)
+    assert first.moved_out + second.moved_out == len(moved) == 10
+    assert first.images.count() + first.moved_out == 30
+    assert second.images.count() + second.moved_out == 20
 
 
 def split_now(dataset: Dataset, user, name: str) -> Dataset:
