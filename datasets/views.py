@@ -66,7 +66,7 @@ def _dataset_create_from(form, project, user) -> Dataset | None:
 def dataset_create(request, project_pk):
     project = project_selectors.project_get(user=request.user, pk=project_pk)
     form = DatasetCreateForm(
-        request.POST or None,
+        request.POST if request.method == "POST" else None,
         example_bucket=_example_bucket(),
         copyable=selectors.datasets_copyable(user=request.user),
     )
@@ -87,7 +87,7 @@ def dataset_create(request, project_pk):
 @require_http_methods(["GET", "POST"])
 def dataset_add_images(request, pk):
     dataset = selectors.dataset_get(user=request.user, pk=pk)
-    form = S3FolderForm(request.POST or None, example_bucket=_example_bucket())
+    form = S3FolderForm(request.POST if request.method == "POST" else None, example_bucket=_example_bucket())
     if request.method == "POST" and form.is_valid() and _check_folder(form):
         try:
             services.dataset_add_images_from_s3(
@@ -175,8 +175,9 @@ def _matching_count(dataset, filters, stats, labels) -> int:
     if filters.is_default:
         return stats.total
     if filters == selectors.GalleryFilter(label_ids=filters.label_ids) and len(filters.label_ids) == 1:
+        # A label's image count is the images that use it, image-level or on a box: the filter's matches.
         label = next((lb for lb in labels if lb.id == filters.label_ids[0]), None)
-        if label is not None and label.box_count == 0:
+        if label is not None:
             return label.image_count
     return selectors.dataset_images_matching(dataset=dataset, filters=filters).count()
 
@@ -355,7 +356,7 @@ def label_remove(request, pk):
 def labels_import(request, pk):
     dataset = selectors.dataset_get(user=request.user, pk=pk)
     sources = selectors.datasets_with_labels(user=request.user, exclude=dataset)
-    form = LabelImportForm(request.POST or None, sources=sources)
+    form = LabelImportForm(request.POST if request.method == "POST" else None, sources=sources)
     if request.method == "POST" and form.is_valid():
         try:
             labels = labeling.labels_import(dataset=dataset, source=form.cleaned_data["source"], user=request.user)
@@ -374,7 +375,7 @@ def labels_import(request, pk):
 @require_http_methods(["GET", "POST"])
 def dataset_delete(request, pk):
     dataset = selectors.dataset_get(user=request.user, pk=pk)
-    form = ConfirmDeleteForm(request.POST or None)
+    form = ConfirmDeleteForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             services.dataset_delete(dataset=dataset)

@@ -307,3 +307,28 @@ def test_a_box_body_nested_too_deep_is_refused_with_a_message(client_user, label
 
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["error"]
+
+
+JSON_POSTED_FORMS = [
+    ("datasets:create", "project", {"name": "from-json", "image_location": "s3"}, "name"),
+    ("datasets:add_images", "dataset", {"s3_location": "s3://bucket/folder/"}, "s3_location"),
+    ("datasets:labels_import", "dataset", {"source": "1"}, "source"),
+    ("datasets:delete", "dataset", {"confirm": "delete"}, "confirm"),
+    ("datasets:split", "dataset", {"name": "from-json-test"}, "name"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "target", "body", "field"), JSON_POSTED_FORMS, ids=[f[0] for f in JSON_POSTED_FORMS])
+def test_a_dataset_form_posted_as_json_says_what_is_missing_and_changes_nothing(
+    client_user, console_bucket, user, project, name, target, body, field
+):
+    dataset = DatasetFactory(project=project, name="kept", status=Dataset.Status.CREATE_COMPLETE)
+    ImageFactory(dataset=dataset)
+    obj = project if target == "project" else dataset
+
+    response = client_user.post(reverse(name, args=[obj.pk]), json.dumps(body), content_type="application/json")
+
+    assert "This field is required." in field_error(response, field)
+    assert list(Dataset.objects.values_list("name", "status")) == [("kept", Dataset.Status.CREATE_COMPLETE)]
+    assert dataset.images.count() == 1
