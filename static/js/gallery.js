@@ -19,6 +19,7 @@ function updateSelection() {
   const banner = document.getElementById("matching-banner");
   for (const box of all) box.closest(".card").classList.toggle("selected", box.checked);
   const everyOnPage = all.length > 0 && checked.length === all.length;
+  // Selecting every matching image is a step beyond the whole page: any image deselected ends it.
   if (allMatching && allMatching.value === "1" && !everyOnPage) allMatching.value = "";
   const isAllMatching = allMatching && allMatching.value === "1";
   if (count) count.textContent = `${isAllMatching ? matching.toLocaleString() : checked.length} selected`;
@@ -68,6 +69,8 @@ document.addEventListener("click", (event) => {
   else if (id === "open-remove") document.getElementById("remove-dialog")?.showModal();
   else if (id === "open-shortcuts") document.getElementById("shortcuts-dialog")?.showModal();
   else if (id === "select-matching") {
+    // Every image of the filter includes every image of this page.
+    for (const b of boxes()) b.checked = true;
     document.getElementById("all-matching").value = "1";
     updateSelection();
   } else if (id === "clear-selection") {
