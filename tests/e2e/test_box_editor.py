@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from datasets.models import BoundingBox
 from tests.datasets.support import png_bytes
-from tests.factories import DatasetFactory, ImageFactory, LabelFactory
+from tests.factories import BoundingBoxFactory, DatasetFactory, ImageFactory, LabelFactory
 
 pytestmark = pytest.mark.browser
 
@@ -262,3 +262,41 @@ def test_zoom_buttons_and_ctrl_wheel_scale_the_image_and_fit_restores_it(page, l
 
     page.get_by_role("button", name="Fit").click()
     assert stage.bounding_box()["width"] == pytest.approx(fitted, abs=1)
+
+
+@pytest.mark.parametrize("viewport", [(1400, 1000), (760, 700)])
+def test_a_list_of_fifty_boxes_scrolls_inside_the_labels_pane_of_an_editor_that_fits_the_window(
+    page, login, user, dataset, images, viewport
+):
+    image = images[0]
+    echo = dataset.labels.get(name="echo")
+    for i in range(50):
+        BoundingBoxFactory(image=image, label=echo, left=5 + i * 11, top=5 + i * 8, width=40, height=30)
+    width, height = viewport  # 760 wide: the toolbar takes two lines
+    page.set_viewport_size({"width": width, "height": height})
+    login(page, user)
+    open_editor(page, editor_url(dataset, [image]))
+    items = page.locator("#box-list li")
+    expect(items).to_have_count(50)
+
+    sizes = page.evaluate(
+        """() => {
+            const pane = document.querySelector(".editor-labels").getBoundingClientRect();
+            const list = document.getElementById("box-list");
+            return {
+                pane_bottom: pane.bottom,
+                list_bottom: list.getBoundingClientRect().bottom,
+                list_scroll: list.scrollHeight,
+                list_client: list.clientHeight,
+                page_scroll: document.documentElement.scrollHeight,
+            };
+        }"""
+    )
+    assert sizes["list_scroll"] > sizes["list_client"], sizes  # the list scrolls in its place...
+    assert sizes["list_bottom"] <= sizes["pane_bottom"] <= height, sizes  # ...inside a pane that ends in view
+    assert sizes["page_scroll"] <= height, sizes  # and the page itself does not scroll
+
+    items.last.get_by_role("button").click()
+    expect(items.last.get_by_role("button")).to_be_in_viewport(ratio=1)
+    expect(page.get_by_role("heading", name="Labels", exact=True)).to_be_in_viewport(ratio=1)
+    expect(page.get_by_label("echo-dot")).to_be_in_viewport(ratio=1)
