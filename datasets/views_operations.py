@@ -15,7 +15,11 @@ from projects.models import project_name_validator
 
 from . import operations, selectors, services
 from .errors import DatasetError
-from .models import ManifestExport
+from .models import Dataset, ManifestExport
+
+MANIFEST_NOT_CREATED = (
+    "The dataset could not be created, so it has no manifest. Retry the import or delete the dataset."
+)
 
 
 class DatasetSplitForm(forms.Form):
@@ -56,8 +60,11 @@ def _export_context(dataset, *, error: str = "") -> dict:
     export = selectors.manifest_export_latest(dataset=dataset)
     current = export is not None and export.stats_version == dataset.stats_version
     status = ManifestExport.Status
-    can_start = not dataset.is_in_progress and (
-        export is None or export.status == status.FAILED or (export.status == status.SUCCEEDED and not current)
+    not_created = dataset.status == Dataset.Status.CREATE_FAILED
+    can_start = (
+        not not_created
+        and not dataset.is_in_progress
+        and (export is None or export.status == status.FAILED or (export.status == status.SUCCEEDED and not current))
     )
     return {
         "dataset": dataset,
@@ -65,7 +72,7 @@ def _export_context(dataset, *, error: str = "") -> dict:
         "export": export,
         "current": current,
         "can_start": can_start,
-        "error": error,
+        "error": error or (MANIFEST_NOT_CREATED if not_created else ""),
     }
 
 
@@ -75,10 +82,13 @@ def manifest_export(request, pk):
     dataset = selectors.dataset_get(user=request.user, pk=pk)
     error = ""
     if request.method == "POST":
-        try:
-            operations.manifest_export_start(dataset=dataset, user=request.user)
-        except DatasetError as exc:
-            error = str(exc)
+        if dataset.status == Dataset.Status.CREATE_FAILED:
+            error = MANIFEST_NOT_CREATED
+        else:
+            try:
+                operations.manifest_export_start(dataset=dataset, user=request.user)
+            except DatasetError as exc:
+                error = str(exc)
         if not request.htmx:
             if error:
                 messages.error(request, error)

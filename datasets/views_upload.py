@@ -18,6 +18,11 @@ from django.views.decorators.http import require_POST
 
 from . import selectors, uploads
 from .errors import DatasetError
+from .models import Dataset
+
+NOT_CREATED = (
+    "The dataset could not be created, so images can't be added to it. Retry the import or delete the dataset."
+)
 
 
 def _wants_json(request) -> bool:
@@ -31,12 +36,13 @@ def _gallery_url(request, dataset, **extra) -> str:
     return f"{url}?{urlencode(query)}" if query else url
 
 
-def _refused(request, dataset, message: str):
-    """The whole request refused, nothing stored: the reason where the user is."""
+def _refused(request, dataset, message: str, *, reopen: bool = True):
+    """The whole request refused, nothing stored: the reason where the user is (in the dialog again
+    when `reopen`, since choosing other files may succeed)."""
     if _wants_json(request):
         return JsonResponse({"message": message, "added": 0, "refused": 0, "files": []}, status=400)
     messages.error(request, message)
-    return redirect(_gallery_url(request, dataset, add_images="1"))
+    return redirect(_gallery_url(request, dataset, **({"add_images": "1"} if reopen else {})))
 
 
 def _summary(added: int, refused: int) -> str:
@@ -53,6 +59,9 @@ def _summary(added: int, refused: int) -> str:
 @require_POST
 def images_upload(request, pk):
     dataset = selectors.dataset_get(user=request.user, pk=pk)
+    if dataset.status == Dataset.Status.CREATE_FAILED:
+        # As in the console, a dataset that was never created takes no images: retry it or delete it.
+        return _refused(request, dataset, NOT_CREATED, reopen=False)
     try:
         files = request.FILES.getlist("images")
     except TooManyFilesSent:

@@ -44,7 +44,8 @@ def test_creating_a_dataset_from_s3_imports_labels_by_folder_and_filters_by_labe
     expect(progress).to_be_visible()
 
     # The progress section polls and reloads the page itself when the import, then the thumbnails, finish.
-    expect(page.get_by_role("heading", name="Last import")).to_be_visible(timeout=IMPORT_TIMEOUT)
+    expect(page.get_by_role("region", name="Last import")).to_be_visible(timeout=IMPORT_TIMEOUT)
+    expect(page.get_by_role("region", name="Last import")).to_contain_text(f"{len(ALEXA_IMAGES)} imported")
     expect(page.locator("#dataset-status")).to_have_text("CREATE_COMPLETE")
     expect(page.get_by_role("heading", name="Filter by labels")).to_be_visible()
     gallery = page.locator("#gallery")
