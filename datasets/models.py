@@ -123,6 +123,17 @@ class ImportJob(models.Model):
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
+    @property
+    def source_location(self) -> str:
+        """The S3 URI the import read: the folder of an S3-folder import, the manifest file of a
+        manifest import; empty for the other sources."""
+        bucket = self.parameters.get("bucket")
+        if not bucket:
+            return ""
+        if self.source == self.Source.MANIFEST:
+            return f"s3://{bucket}/{self.parameters.get('key', '')}"
+        return f"s3://{bucket}/{self.parameters.get('prefix', '')}"
+
 
 class ImportChunk(models.Model):
     """One listing page's images, handed to one worker task. `seq` makes a re-listed page idempotent."""

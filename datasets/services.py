@@ -94,12 +94,19 @@ def dataset_new(*, project: Project, name: str, **fields) -> Dataset:
         raise DatasetError(f"A dataset named “{name}” already exists in this project.", field="name") from exc
 
 
+NOT_CREATED_NO_IMAGES = (
+    "The dataset could not be created, so images can't be added to it. Retry the import or delete the dataset."
+)
+
+
 def dataset_update_begin(*, dataset: Dataset, message: str) -> Dataset:
     """Lock the dataset and mark it UPDATE_IN_PROGRESS, in the caller's transaction; DatasetError
     while it is being created or updated already."""
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
     if dataset.is_in_progress:
         raise DatasetError("The dataset is being created or updated. Wait until it finishes.")
+    if dataset.status == Dataset.Status.CREATE_FAILED:
+        raise DatasetError(NOT_CREATED_NO_IMAGES)
     dataset.status = Dataset.Status.UPDATE_IN_PROGRESS
     dataset.status_message = message
     dataset.status_message_code = ""
@@ -338,11 +345,11 @@ def import_finish_if_done(*, job_id: int) -> bool:
         dataset = Dataset.objects.select_for_update().get(pk=job.dataset_id)
         if dataset.status == Dataset.Status.CREATE_IN_PROGRESS:
             dataset.status = Dataset.Status.CREATE_COMPLETE
-            dataset.status_message = f"The dataset was successfully created from {_source_uri(job)}."
+            dataset.status_message = f"The dataset was successfully created from {job.source_location}."
         elif dataset.status == Dataset.Status.UPDATE_IN_PROGRESS:
             dataset.status = Dataset.Status.UPDATE_COMPLETE
             dataset.status_message = (
-                f"{counted(imported, 'image')} {was_were(imported)} successfully added from {_source_uri(job)}."
+                f"{counted(imported, 'image')} {was_were(imported)} successfully added from {job.source_location}."
             )
         dataset.status_message_code = Dataset.StatusMessageCode.SUCCESS
         dataset.save(update_fields=["status", "status_message", "status_message_code", "updated_at"])
@@ -366,10 +373,6 @@ def import_statistics_refresh(*, job_id: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {tables}")
     return True
-
-
-def _source_uri(job: ImportJob) -> str:
-    return f"s3://{job.parameters.get('bucket', '')}/{job.parameters.get('prefix', '')}"
 
 
 def import_fail(*, job_id: int, message: str, code: str = Dataset.StatusMessageCode.CLIENT_ERROR) -> None:

@@ -34,7 +34,9 @@ class DatasetSplitForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def dataset_split(request, pk):
     dataset = selectors.dataset_get(user=request.user, pk=pk)
-    form = DatasetSplitForm(request.POST or None, initial={"name": f"{dataset.name[:250]}-test"})
+    form = DatasetSplitForm(
+        request.POST if request.method == "POST" else None, initial={"name": f"{dataset.name[:250]}-test"}
+    )
     refusal = None
     if request.method == "POST" and form.is_valid():
         try:

@@ -16,13 +16,9 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from . import selectors, uploads
+from . import selectors, services, uploads
 from .errors import DatasetError
 from .models import Dataset
-
-NOT_CREATED = (
-    "The dataset could not be created, so images can't be added to it. Retry the import or delete the dataset."
-)
 
 
 def _wants_json(request) -> bool:
@@ -61,7 +57,7 @@ def images_upload(request, pk):
     dataset = selectors.dataset_get(user=request.user, pk=pk)
     if dataset.status == Dataset.Status.CREATE_FAILED:
         # As in the console, a dataset that was never created takes no images: retry it or delete it.
-        return _refused(request, dataset, NOT_CREATED, reopen=False)
+        return _refused(request, dataset, services.NOT_CREATED_NO_IMAGES, reopen=False)
     try:
         files = request.FILES.getlist("images")
     except TooManyFilesSent:

@@ -238,9 +238,7 @@ def _moved_out_count(moved: list[int]) -> None:
     per_job = Counter()
     for i in range(0, len(moved), ID_BATCH):
         rows = Image.objects.filter(pk__in=moved[i : i + ID_BATCH], import_job__isnull=False)
-        per_job.update(
-            dict(rows.values("import_job_id").annotate(n=Count("id")).values_list("import_job_id", "n"))
-        )
+        per_job.update(dict(rows.values("import_job_id").annotate(n=Count("id")).values_list("import_job_id", "n")))
     for job_id, n in per_job.items():
         ImportJob.objects.filter(pk=job_id).update(moved_out=F("moved_out") + n)
 

@@ -54,6 +54,8 @@ class _Builder(HTMLParser):
         self.current = self.root
 
     def handle_starttag(self, tag, attrs):
+        if tag == "wbr":  # a line-break opportunity: no text of its own, and no space between its neighbours
+            return
         node = Node(tag, {k: (v if v is not None else "") for k, v in attrs}, self.current)
         self.current.children.append(node)
         if tag not in VOID:
@@ -70,7 +72,11 @@ class _Builder(HTMLParser):
             self.current = node.parent
 
     def handle_data(self, data):
-        self.current.children.append(data)
+        children = self.current.children
+        if children and isinstance(children[-1], str):  # text on both sides of a <wbr> is one text
+            children[-1] += data
+        else:
+            children.append(data)
 
 
 def parse(html: str) -> Node:

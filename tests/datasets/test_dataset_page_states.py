@@ -164,3 +164,24 @@ def test_splitting_a_failed_dataset_is_refused_with_a_reason(client_user, failed
         "The dataset could not be created, so it can't be split."
     )
     assert not Dataset.objects.filter(name="broken-test").exists()
+
+
+def test_adding_images_from_s3_to_a_failed_dataset_is_refused_with_a_reason(client_user, failed, s3, make_bucket):
+    bucket = make_bucket()
+    s3.put_object(Bucket=bucket, Key="more/a.png", Body=png_bytes(100, 100))
+
+    response = client_user.post(
+        reverse("datasets:add_images", args=[failed.pk]), {"s3_location": f"s3://{bucket}/more/"}
+    )
+
+    assert NOT_CREATED_UPLOAD in parse(html(response)).text()
+    failed.refresh_from_db()
+    assert failed.status == Dataset.Status.CREATE_FAILED
+    assert failed.import_jobs.count() == 1
+
+
+def test_the_status_message_code_shows_apart_from_the_sentence(client_user, failed):
+    page = parse(html(client_user.get(reverse("datasets:detail", args=[failed.pk]))))
+
+    assert page.by_id("status-message").text() == "S3 could not be reached."
+    assert page.by_id("status-message-code").text() == "SERVICE_ERROR"

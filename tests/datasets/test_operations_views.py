@@ -289,3 +289,25 @@ def test_another_users_import_report_is_not_found(client_user, client_other_user
     assert client_other_user.get(url).status_code == 404
     assert client_user.get(url).status_code == 200
     assert client_other_user.get(reverse("datasets:import_jobs", args=[job.dataset_id])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_import_jobs_name_a_manifests_file_break_s3_paths_between_folders_and_count_moved_images(
+    client_user, user, console_bucket
+):
+    dataset = DatasetFactory(project__owner=user, name="pets")
+    ImportJobFactory(dataset=dataset, found=30, moved_out=6, parameters={"bucket": "b", "prefix": "a/long-folder/"})
+    ImportJobFactory(
+        dataset=dataset,
+        source=ImportJob.Source.MANIFEST,
+        parameters={"bucket": "gt-bucket", "key": "jobs/out.manifest"},
+    )
+    page = html(client_user.get(reverse("datasets:import_jobs", args=[dataset.pk])))
+
+    rows = parse(page).by_id("import-jobs").find("tbody").find_all("tr")
+    sources = [row.find("code").text() for row in rows]
+    assert sources == ["s3://gt-bucket/jobs/out.manifest", "s3://b/a/long-folder/"]
+    assert "s3://<wbr>b/<wbr>a/<wbr>long-folder/<wbr>" in page  # wraps after a "/", never inside "long-folder"
+    assert [row.find("div", cls="help").text() for row in rows[1].find_all("td")[5:6]] == [
+        "6 moved to the test dataset"
+    ]

@@ -127,7 +127,8 @@ def test_the_gallery_shows_uploaded_images_with_their_thumbnails(client_user, da
     cards = page.by_id("gallery").find_all("li", cls="card")
     assert sorted(card.find(cls="name").text() for card in cards) == ["cat.png", "dog.jpg"]
     assert all(card.find("img") is not None for card in cards)
-    assert page.by_id("status-message").text() == "2 images were added from your computer. (SUCCESS)"
+    assert page.by_id("status-message").text() == "2 images were added from your computer."
+    assert page.by_id("status-message-code").text() == "SUCCESS"
 
 
 def test_a_png_named_jpg_is_added_as_a_png(client_user, dataset, console_bucket, s3):

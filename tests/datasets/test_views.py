@@ -560,7 +560,7 @@ def test_the_image_page_shows_labels_size_dimensions_source_and_the_image(client
     assert "(123,456 bytes)" in text
     assert "<dt>Dimensions</dt><dd>1024 × 768 pixels</dd>" in text
     assert "<dt>Format</dt><dd>PNG</dd>" in text
-    assert f"<code>{image.source_ref}</code>" in text
+    assert image.source_ref in [code.text() for code in page(response).find_all("code")]
     url = urlsplit(page(response).find("img", alt="both.png").attrs["src"])
     bucket, key = s3_module.split_uri(image.source_ref)
     assert url.path == f"/{bucket}/{key}"
@@ -634,7 +634,7 @@ def test_the_progress_partial_renders_the_counts_while_the_phase_is_unchanged(cl
     top = [node for node in parse(text).children if not isinstance(node, str)]
     assert [(node.tag, node.attrs.get("id")) for node in top] == [("section", "import-progress")]
     assert numbers(response, "data-count") == {"found": 10, "imported": 3, "skipped": 1, "errors": 1, "thumbnails": 1}
-    assert "alexa-devices/notes.txt" in text
+    assert "alexa-devices/notes.txt" in parse(text).text()
     assert 'aria-valuenow="30"' in text
 
 

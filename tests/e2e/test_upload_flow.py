@@ -71,7 +71,8 @@ def test_add_images_shows_each_files_result_and_the_images_in_the_gallery(page, 
 
     dialog.get_by_role("button", name="Close").click()
     expect(page.locator("#dataset-status")).to_have_text("UPDATE_COMPLETE")
-    expect(page.locator("#status-message")).to_have_text("2 images were added from your computer. (SUCCESS)")
+    expect(page.locator("#status-message")).to_have_text("2 images were added from your computer.")
+    expect(page.locator("#status-message-code")).to_have_text("SUCCESS")
     expect(page.locator("#gallery .card img").first).to_be_visible()
     # The four requests of one "Add images" are one import, with the two refused files in its report.
     job = ImportJob.objects.get(dataset=dataset)
