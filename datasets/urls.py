@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_boxes, views_operations, views_upload
+from . import views
 
 app_name = "datasets"
 
@@ -9,7 +9,7 @@ urlpatterns = [
     path("<int:pk>/", views.dataset_detail, name="detail"),
     path("<int:pk>/progress/", views.dataset_progress, name="progress"),
     path("<int:pk>/add-images/", views.dataset_add_images, name="add_images"),
-    path("<int:pk>/upload/", views_upload.images_upload, name="upload"),
+    path("<int:pk>/upload/", views.images_upload, name="upload"),
     path("<int:pk>/delete/", views.dataset_delete, name="delete"),
     path("<int:pk>/retry/", views.dataset_import_retry, name="import_retry"),
     path("images/<int:pk>/", views.image_detail, name="image_detail"),
@@ -21,13 +21,13 @@ urlpatterns = [
     path("labels/<int:pk>/rename/", views.label_rename, name="label_rename"),
     path("labels/<int:pk>/remove/", views.label_remove, name="label_remove"),
     path("images/<int:pk>/labels/<int:label_pk>/remove/", views.image_label_remove, name="image_label_remove"),
-    path("<int:dataset_pk>/draw/", views_boxes.box_editor, name="box_editor"),
-    path("images/<int:pk>/boxes/", views_boxes.image_boxes, name="image_boxes"),
-    path("boxes/<int:pk>/", views_boxes.box_change, name="box_change"),
-    path("boxes/<int:pk>/delete/", views_boxes.box_delete, name="box_delete"),
-    path("<int:pk>/split/", views_operations.dataset_split, name="split"),
-    path("<int:pk>/manifest/", views_operations.manifest_export, name="manifest"),
-    path("<int:pk>/manifest/download/", views_operations.manifest_download, name="manifest_download"),
-    path("<int:pk>/import-jobs/", views_operations.dataset_import_jobs, name="import_jobs"),
-    path("import-jobs/<int:pk>/report.csv", views_operations.import_job_report, name="import_report"),
+    path("<int:dataset_pk>/draw/", views.box_editor, name="box_editor"),
+    path("images/<int:pk>/boxes/", views.image_boxes, name="image_boxes"),
+    path("boxes/<int:pk>/", views.box_change, name="box_change"),
+    path("boxes/<int:pk>/delete/", views.box_delete, name="box_delete"),
+    path("<int:pk>/split/", views.dataset_split, name="split"),
+    path("<int:pk>/manifest/", views.manifest_export, name="manifest"),
+    path("<int:pk>/manifest/download/", views.manifest_download, name="manifest_download"),
+    path("<int:pk>/import-jobs/", views.dataset_import_jobs, name="import_jobs"),
+    path("import-jobs/<int:pk>/report.csv", views.import_job_report, name="import_report"),
 ]

@@ -16,9 +16,9 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from . import selectors, services, uploads
-from .errors import DatasetError
-from .models import Dataset
+from .. import selectors, services, uploads
+from ..errors import DatasetError
+from ..models import Dataset
 
 
 def _wants_json(request) -> bool:

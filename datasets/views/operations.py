@@ -13,9 +13,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from customlabels import s3
 from projects.models import project_name_validator
 
-from . import operations, selectors, services
-from .errors import DatasetError
-from .models import Dataset, ManifestExport
+from .. import operations, selectors, services
+from ..errors import DatasetError
+from ..models import Dataset, ManifestExport
 
 MANIFEST_NOT_CREATED = (
     "The dataset could not be created, so it has no manifest. Retry the import or delete the dataset."

@@ -19,9 +19,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from customlabels import s3
 from customlabels.numbers import int_or_none
 
-from . import labeling, selectors
-from .errors import DatasetError
-from .models import BoundingBox, Dataset, Image
+from .. import labeling, selectors
+from ..errors import DatasetError
+from ..models import BoundingBox, Dataset, Image
 
 # The code Rekognition's API gives a request it refuses as malformed.
 INVALID_PARAMETER = "InvalidParameterException"

@@ -1,0 +1,52 @@
+"""The datasets app's views, one module per page family; re-exported here for urls.py."""
+
+from .boxes import box_change, box_delete, box_editor, image_boxes
+from .datasets import (
+    dataset_add_images,
+    dataset_create,
+    dataset_delete,
+    dataset_detail,
+    dataset_import_retry,
+    dataset_progress,
+    image_detail,
+)
+from .labeling import (
+    image_label_remove,
+    images_labels_assign,
+    images_labels_remove,
+    label_add,
+    label_remove,
+    label_rename,
+    labeling_undo,
+    labels_import,
+)
+from .operations import dataset_import_jobs, dataset_split, import_job_report, manifest_download, manifest_export
+from .uploads import images_upload
+
+__all__ = [
+    "box_change",
+    "box_delete",
+    "box_editor",
+    "dataset_add_images",
+    "dataset_create",
+    "dataset_delete",
+    "dataset_detail",
+    "dataset_import_jobs",
+    "dataset_import_retry",
+    "dataset_progress",
+    "dataset_split",
+    "image_boxes",
+    "image_detail",
+    "image_label_remove",
+    "images_labels_assign",
+    "images_labels_remove",
+    "images_upload",
+    "import_job_report",
+    "label_add",
+    "label_remove",
+    "label_rename",
+    "labeling_undo",
+    "labels_import",
+    "manifest_download",
+    "manifest_export",
+]
