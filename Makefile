@@ -31,13 +31,14 @@ services:
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-# Two runs: the fault tests kill and restart their own workers, which the suite's shared worker would disturb.
+# The layer contracts of pyproject.toml (import-linter) first; then two runs: the fault tests kill and restart their own workers, which the suite's shared worker would disturb.
 test: venv services chromium
+	$(VENV)/bin/lint-imports --no-cache
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(VENV)/bin/pytest
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(VENV)/bin/pytest tests/faults --override-ini="addopts=-ra --strict-markers"
 
 lint: venv
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports --no-cache
 
 # The import at N images (10,000 by default; `make bench-large` for 100,000), labeling at 100,000, and the
 # manifest import and export of 100,000 images against the S3-folder import of the same images.
