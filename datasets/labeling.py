@@ -18,8 +18,6 @@ from .errors import DatasetError
 from .models import BoundingBox, Dataset, Image, ImageLabel, Label, LabelingAction
 from .services import dataset_changed
 
-MAX_LABEL_LENGTH = 255
-MAX_BOXES_PER_IMAGE = 50
 ERROR_TOO_MANY_BOUNDING_BOXES = "ERROR_TOO_MANY_BOUNDING_BOXES"
 ERROR_BOUNDING_BOX_TOO_SMALL = "ERROR_BOUNDING_BOX_TOO_SMALL"
 ERROR_INVALID_BOUNDING_BOX = "ERROR_INVALID_BOUNDING_BOX"
@@ -38,8 +36,8 @@ def label_name_clean(name: str) -> str:
         raise DatasetError("Enter a label name.", field="name")
     if rules.has_control_characters(cleaned):
         raise DatasetError("Label names can't contain control characters.", field="name")
-    if len(cleaned) > MAX_LABEL_LENGTH:
-        raise DatasetError(f"A label name can have at most {MAX_LABEL_LENGTH} characters.", field="name")
+    if len(cleaned) > rules.MAX_LABEL_LENGTH:
+        raise DatasetError(f"A label name can have at most {rules.MAX_LABEL_LENGTH} characters.", field="name")
     return cleaned
 
 
@@ -277,9 +275,9 @@ def box_add(*, image: Image, label: Label, user, left: float, top: float, width:
     if label.dataset_id != image.dataset_id:
         raise DatasetError("Choose a label of this dataset.", field="label")
     Image.objects.select_for_update().filter(pk=image.pk).first()
-    if image.boxes.count() >= MAX_BOXES_PER_IMAGE:
+    if image.boxes.count() >= rules.MAX_BOXES_PER_IMAGE:
         raise BoxError(
-            f"There are more bounding boxes than the allowed maximum ({MAX_BOXES_PER_IMAGE}).",
+            f"There are more bounding boxes than the allowed maximum ({rules.MAX_BOXES_PER_IMAGE}).",
             code=ERROR_TOO_MANY_BOUNDING_BOXES,
         )
     x, y, w, h = _box_fit(image, left, top, width, height)

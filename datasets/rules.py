@@ -23,6 +23,10 @@ MAX_ASPECT_RATIO = 20
 ERROR_INVALID_IMAGE = "ERROR_INVALID_IMAGE"
 ERROR_INVALID_LABEL_NAME_LENGTH = "ERROR_INVALID_LABEL_NAME_LENGTH"
 MAX_LABEL_LENGTH = 255
+MAX_BOXES_PER_IMAGE = 50
+RESIZE_LONGEST_SIDE = 1280  # the service shrinks larger images to this before it measures boxes
+# A dataset with more than this share of invalid lines or images fails its import (§5.5 A).
+MAX_INVALID_PERCENT = 20
 
 
 class KeyKind(Enum):
@@ -164,6 +168,18 @@ def image_limits_error(*, width: int, height: int, size: int) -> str | None:
             f"the maximum is {MAX_ASPECT_RATIO}:1."
         )
     return None
+
+
+def box_too_small(*, width: int, height: int, image_width: int, image_height: int) -> bool:
+    """Whether a box is 1 px or less on a side once the service has shrunk the image (§4).
+
+    Images with a side over 1280 px are scaled by 1280/longest side; integer arithmetic keeps the
+    boundary exact.
+    """
+    longest = max(image_width, image_height)
+    if longest > RESIZE_LONGEST_SIDE:
+        return width * RESIZE_LONGEST_SIDE <= longest or height * RESIZE_LONGEST_SIDE <= longest
+    return width <= 1 or height <= 1
 
 
 def has_control_characters(text: str) -> bool:

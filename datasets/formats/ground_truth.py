@@ -1,8 +1,8 @@
-"""SageMaker Ground Truth manifest lines (spec §5): parse one line, check a file as it streams, write a line.
+"""SageMaker Ground Truth manifest lines (spec §5): parse one line into an entry.
 
 Pure: plain values in and out, no Django, no S3, no clock. A line is parsed on its own, so an
-import can stream a manifest of any size; `ManifestValidator` keeps the little state the file rules
-need (line count, the bucket, the labels, the source-refs seen, the 20% rule).
+import can stream a manifest of any size; `ground_truth_file.ManifestValidator` keeps the little
+state the file rules need, and `ground_truth_writer.write_line` writes a line back.
 
 Where a problem ends up:
 - `Dropped`: the terminal content errors of §5.5 B. The console silently removes these lines.
@@ -12,7 +12,7 @@ Where a problem ends up:
   another attribute gives a label or a box.
 - `ManifestBox.errors`: annotation errors. The box is reported but unusable; the rest of the line stands.
 - `ManifestEntry.warnings`: valid but ignored lines, which don't count towards the 20% rule.
-- `FileVerdict.error`: the terminal file errors of §5.5 A and C.
+- `FileVerdict.error` (in ground_truth_file): the terminal file errors of §5.5 A and C.
 """
 
 from __future__ import annotations
@@ -21,17 +21,11 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from .rules import ERROR_INVALID_LABEL_NAME_LENGTH, MAX_LABEL_LENGTH
+from ..rules import ERROR_INVALID_LABEL_NAME_LENGTH, MAX_BOXES_PER_IMAGE, MAX_LABEL_LENGTH, box_too_small
 
 MAX_LINE_LENGTH = 100_000  # characters, without the line break
-MAX_LINES = 250_000
-MAX_LABELS = 250
-MAX_MANIFEST_BYTES = 1024**3
-MAX_BOXES_PER_IMAGE = 50  # as in datasets.labeling, which imports Django and so can't be imported here
-MAX_INVALID_PERCENT = 20
-RESIZE_LONGEST_SIDE = 1280  # the service shrinks larger images to this before it measures boxes
 MAX_KEY_BYTES = 1024  # the longest S3 object key
 
 CLASSIFICATION = "groundtruth/image-classification"
@@ -122,6 +116,12 @@ class EntryError:
     code: str
     message: str
 
+    @classmethod
+    def of(cls, code: str, name: str | None = None) -> EntryError:
+        """The error with its message of §5.5; `name` is the label attribute the message names."""
+        message = MESSAGES[code]
+        return cls(code, message.format(name) if name is not None else message)
+
 
 @dataclass(frozen=True)
 class ManifestBox:
@@ -175,19 +175,14 @@ class Dropped:
     reason_code: str
     message: str
 
+    @classmethod
+    def of(cls, code: str) -> Dropped:
+        return cls(code, MESSAGES[code])
+
 
 @dataclass(frozen=True)
 class Blank:
     """An empty or whitespace-only line. It still counts as a dataset object, and as an invalid one."""
-
-
-def _error(code: str, name: str | None = None) -> EntryError:
-    message = MESSAGES[code]
-    return EntryError(code, message.format(name) if name is not None else message)
-
-
-def _dropped(code: str) -> Dropped:
-    return Dropped(code, MESSAGES[code])
 
 
 # --- parsing -------------------------------------------------------------------------------
@@ -294,21 +289,21 @@ def _schema_error(name: str, value: object, metadata: dict) -> EntryError | None
     """
     use_case = metadata.get("type")
     if not isinstance(use_case, str):
-        return _error(ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT)
+        return EntryError.of(ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT)
     if use_case == CLASSIFICATION:
         # "The field value ... can be any integer value."
         if not _is_int(value):
-            return _error(ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT, name)
+            return EntryError.of(ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT, name)
         if not (
             _common_metadata_ok(metadata)
             and _confidence_ok(metadata.get("confidence"))
             and _label_name_ok(metadata.get("class-name"))
         ):
-            return _error(ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT)
+            return EntryError.of(ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT)
     elif use_case == DETECTION:
         annotations = _detection_annotations(value)
         if annotations is None:
-            return _error(ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT, name)
+            return EntryError.of(ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT, name)
         objects, class_map = metadata.get("objects"), metadata.get("class-map")
         if not (
             _common_metadata_ok(metadata)
@@ -317,24 +312,12 @@ def _schema_error(name: str, value: object, metadata: dict) -> EntryError | None
             and isinstance(class_map, dict)
             and all(_label_name_ok(label) for label in class_map.values())
         ):
-            return _error(ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT)
+            return EntryError.of(ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT)
         if len(objects) != len(annotations) or any("confidence" not in o for o in objects):
-            return _error(ERROR_MISSING_BOUNDING_BOX_CONFIDENCE)
+            return EntryError.of(ERROR_MISSING_BOUNDING_BOX_CONFIDENCE)
         if any(str(a["class_id"]) not in class_map for a in annotations):
-            return _error(ERROR_MISSING_CLASS_MAP_ID)
+            return EntryError.of(ERROR_MISSING_CLASS_MAP_ID)
     return None
-
-
-def box_too_small(*, width: int, height: int, image_width: int, image_height: int) -> bool:
-    """Whether a box is 1 px or less on a side once the service has shrunk the image (§4).
-
-    Images with a side over 1280 px are scaled by 1280/longest side; integer arithmetic keeps the
-    boundary exact.
-    """
-    longest = max(image_width, image_height)
-    if longest > RESIZE_LONGEST_SIDE:
-        return width * RESIZE_LONGEST_SIDE <= longest or height * RESIZE_LONGEST_SIDE <= longest
-    return width <= 1 or height <= 1
 
 
 def _box(annotation: dict, label: str, image_width: int, image_height: int) -> ManifestBox:
@@ -348,7 +331,7 @@ def _box(annotation: dict, label: str, image_width: int, image_height: int) -> M
         code = ERROR_BOUNDING_BOX_TOO_SMALL
     else:
         return ManifestBox(label, left, top, width, height)
-    return ManifestBox(label, left, top, width, height, (_error(code),))
+    return ManifestBox(label, left, top, width, height, (EntryError.of(code),))
 
 
 def _is_marked_unlabeled(line: dict) -> bool:
@@ -374,18 +357,18 @@ def parse_line(line: str) -> ManifestEntry | Dropped | Blank:
     if not text.strip(_JSON_WHITESPACE):
         return Blank()
     if len(text) > MAX_LINE_LENGTH:
-        return _dropped(ERROR_JSON_LINE_TOO_LONG)
+        return Dropped.of(ERROR_JSON_LINE_TOO_LONG)
     try:
         obj = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
-        return _dropped(ERROR_INVALID_JSON_LINE)
+        return Dropped.of(ERROR_INVALID_JSON_LINE)
     if not isinstance(obj, dict):
-        return _dropped(ERROR_INVALID_JSON_LINE)
+        return Dropped.of(ERROR_INVALID_JSON_LINE)
     if "source-ref" not in obj:
-        return _dropped(ERROR_MISSING_SOURCE_REF)
+        return Dropped.of(ERROR_MISSING_SOURCE_REF)
     location = source_ref_parse(obj["source-ref"])
     if location is None:
-        return _dropped(ERROR_INVALID_SOURCE_REF_FORMAT)
+        return Dropped.of(ERROR_INVALID_SOURCE_REF_FORMAT)
     source_ref = obj["source-ref"]
     bucket, key = location
 
@@ -410,8 +393,8 @@ def parse_line(line: str) -> ManifestEntry | Dropped | Blank:
     attributes = _label_attributes(obj)
     if not attributes:
         if _is_marked_unlabeled(obj):
-            return entry(warnings=[_error(WARNING_UNANNOTATED_RECORD)])
-        return entry(errors=[_error(ERROR_NO_LABEL_ATTRIBUTES)])
+            return entry(warnings=[EntryError.of(WARNING_UNANNOTATED_RECORD)])
+        return entry(errors=[EntryError.of(ERROR_NO_LABEL_ATTRIBUTES)])
     stops = [e for name in attributes if (e := _schema_error(name, obj[name], obj[name + METADATA_SUFFIX]))]
     if stops:
         return entry(errors=[min(stops, key=lambda e: STOPPING_ERROR_CODES.index(e.code))])
@@ -426,7 +409,7 @@ def parse_line(line: str) -> ManifestEntry | Dropped | Blank:
         if metadata["type"] == CLASSIFICATION:
             label = metadata["class-name"]
             if len(label) > MAX_LABEL_LENGTH:
-                errors.append(_error(ERROR_INVALID_LABEL_NAME_LENGTH))
+                errors.append(EntryError.of(ERROR_INVALID_LABEL_NAME_LENGTH))
             else:
                 labels.append(label)
         elif metadata["type"] == DETECTION:
@@ -434,230 +417,24 @@ def parse_line(line: str) -> ManifestEntry | Dropped | Blank:
             image_size = image_size or (size["width"], size["height"])
             annotations = value.get("annotations", [])
             if not annotations:
-                warnings.append(_error(WARNING_NO_ATTRIBUTE_ANNOTATIONS))
+                warnings.append(EntryError.of(WARNING_NO_ATTRIBUTE_ANNOTATIONS))
                 continue
             class_map = metadata["class-map"]
             found = [_box(a, class_map[str(a["class_id"])], size["width"], size["height"]) for a in annotations]
             if any(box.errors[0].code == ERROR_INVALID_LABEL_NAME_LENGTH for box in found if box.errors):
-                errors.append(_error(ERROR_INVALID_LABEL_NAME_LENGTH))
+                errors.append(EntryError.of(ERROR_INVALID_LABEL_NAME_LENGTH))
             if all(box.errors for box in found):
-                errors.append(_error(ERROR_NO_VALID_ANNOTATIONS))
+                errors.append(EntryError.of(ERROR_NO_VALID_ANNOTATIONS))
             boxes.extend(found)
         else:
-            errors.append(_error(ERROR_UNSUPPORTED_USE_CASE_TYPE, name))
+            errors.append(EntryError.of(ERROR_UNSUPPORTED_USE_CASE_TYPE, name))
     usable_boxes = [box for box in boxes if not box.errors]
     # Only usable boxes count: the others can't be stored, so they don't make an image crowded.
     if len(usable_boxes) > MAX_BOXES_PER_IMAGE:
-        errors.append(_error(ERROR_TOO_MANY_BOUNDING_BOXES))
+        errors.append(EntryError.of(ERROR_TOO_MANY_BOUNDING_BOXES))
     if not labels and not usable_boxes:
         if errors:
-            errors.append(_error(ERROR_NO_VALID_LABEL_ATTRIBUTES))
+            errors.append(EntryError.of(ERROR_NO_VALID_LABEL_ATTRIBUTES))
         else:
-            warnings.append(_error(WARNING_NO_ANNOTATIONS))
+            warnings.append(EntryError.of(WARNING_NO_ANNOTATIONS))
     return entry(labels, boxes, image_size, errors, warnings)
-
-
-# --- the file ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FileVerdict:
-    """The outcome of a whole manifest. total_lines = valid_entries + ignored_entries + invalid_lines."""
-
-    error: EntryError | None  # the terminal file error, if any
-    total_lines: int
-    valid_entries: int
-    ignored_entries: int  # valid lines with nothing to train on (warnings only)
-    invalid_lines: int  # blank, dropped, and entries that are not `is_valid`
-    dropped: dict[str, int]  # reason code → lines
-    labels: tuple[str, ...]  # every label of the entries, in the order first seen
-    bucket: str | None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-class ManifestValidator:
-    """The file-level rules of §5.4/§5.5, one line at a time.
-
-    Feed every line of the file in order (a final line break does not start another line), then
-    call finish(). `error` holds the first terminal file error as soon as one is known, so an
-    import can stop reading; feeding more lines never raises and never replaces it.
-    """
-
-    def __init__(self, *, size_bytes: int):
-        self.error: EntryError | None = None
-        self.total_lines = 0
-        self.valid_entries = 0
-        self.ignored_entries = 0
-        self.invalid_lines = 0
-        self.dropped: dict[str, int] = {}
-        self.bucket: str | None = None
-        self._labels: dict[str, None] = {}
-        self._source_refs: set[str] = set()
-        if size_bytes > MAX_MANIFEST_BYTES:
-            self._fail(ERROR_MANIFEST_SIZE_TOO_LARGE)
-
-    def _fail(self, code: str) -> None:
-        if self.error is None:
-            self.error = _error(code)
-
-    def feed(self, line: str) -> ManifestEntry | Dropped | Blank:
-        """Parse the next line and count it. A source-ref seen before gives a Dropped."""
-        self.total_lines += 1
-        if self.total_lines > MAX_LINES:
-            self._fail(ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM)
-        result = parse_line(line)
-        if isinstance(result, ManifestEntry) and result.source_ref in self._source_refs:
-            result = _dropped(ERROR_DUPLICATE_SOURCE_REF)
-        if isinstance(result, Dropped):
-            self.dropped[result.reason_code] = self.dropped.get(result.reason_code, 0) + 1
-            self.invalid_lines += 1
-        elif isinstance(result, Blank):
-            self.invalid_lines += 1
-        else:
-            self._source_refs.add(result.source_ref)
-            if self.bucket is None:
-                self.bucket = result.bucket
-            elif result.bucket != self.bucket:
-                self._fail(ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS)
-            self._labels.update(dict.fromkeys(result.all_labels))
-            if len(self._labels) > MAX_LABELS:
-                self._fail(ERROR_MANIFEST_TOO_MANY_LABELS)
-            if not result.is_valid:
-                self.invalid_lines += 1
-            elif result.is_ignored:
-                self.ignored_entries += 1
-            else:
-                self.valid_entries += 1
-        return result
-
-    def finish(self) -> FileVerdict:
-        error = self.error
-        if error is None and self.total_lines == 0:
-            error = _error(ERROR_EMPTY_MANIFEST)
-        # "More than 20%": exactly a fifth of the lines invalid is still accepted.
-        if error is None and self.invalid_lines * 100 > self.total_lines * MAX_INVALID_PERCENT:
-            error = _error(ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST)
-        return FileVerdict(
-            error=error,
-            total_lines=self.total_lines,
-            valid_entries=self.valid_entries,
-            ignored_entries=self.ignored_entries,
-            invalid_lines=self.invalid_lines,
-            dropped=dict(self.dropped),
-            labels=tuple(self._labels),
-            bucket=self.bucket,
-        )
-
-
-# --- writing -------------------------------------------------------------------------------
-
-# Characters str.splitlines() breaks on that json.dumps leaves unescaped; escaped, a line stays one line.
-_LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
-_RESERVED_ATTRIBUTES = SERVICE_KEYS | {"cl", DETECTION_ATTRIBUTE}
-
-
-def _attribute_safe(name: str) -> bool:
-    return name not in _RESERVED_ATTRIBUTES and not name.endswith(METADATA_SUFFIX)
-
-
-def attribute_names(labels: list[str]) -> list[str]:
-    """The classification attribute for each label: the label itself, as the console writes it.
-
-    A label that can't be an attribute name (a service key, "bounding-box", "cl", or a name
-    ending in "-metadata", which would read as another attribute's metadata) gets the first free
-    "label-<n>"; class-name still carries the real name.
-    """
-    taken = {label for label in labels if _attribute_safe(label)}
-    names = []
-    n = 0
-    for label in labels:
-        if _attribute_safe(label):
-            names.append(label)
-            continue
-        while f"label-{n}" in taken:
-            n += 1
-        taken.add(f"label-{n}")
-        names.append(f"label-{n}")
-    return names
-
-
-def _errors_json(errors: Iterable[EntryError]) -> list[dict[str, str]]:
-    return [{"code": e.code, "message": e.message} for e in errors]
-
-
-def _creation_date(moment: datetime) -> str:
-    """UTC with milliseconds, as in the console's entries ("2021-07-11T03:32:13.456Z"); naive means UTC."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.isoformat(timespec="milliseconds") + "Z"
-
-
-def write_line(
-    *,
-    source_ref: str,
-    labels: Iterable[str] = (),
-    boxes: Iterable[ManifestBox] = (),
-    image_size: tuple[int, int] | None = None,
-    errors: Iterable[EntryError] = (),
-    creation_date: datetime,
-) -> str:
-    """One manifest line for an image, as the console exports it (§5.2, §5.3, §5.6), without a line break.
-
-    One classification attribute per image-level label (see attribute_names), then one
-    "bounding-box" attribute holding every box, `cl-metadata` and `cl-errors` (image errors; box
-    errors go on their annotation). Keys come in a fixed order. Raises ValueError for boxes
-    without an image size, which the bounding-box attribute requires.
-    """
-    label_list = list(dict.fromkeys(labels))
-    box_list = list(boxes)
-    image_errors = _errors_json(errors)
-    when = _creation_date(creation_date)
-    line: dict[str, object] = {"source-ref": source_ref}
-    for label, name in zip(label_list, attribute_names(label_list), strict=True):
-        line[name] = 1
-        line[name + METADATA_SUFFIX] = {
-            "confidence": 1,
-            "job-name": f"labeling-job/{name}",
-            "class-name": label,
-            "human-annotated": "yes",
-            "creation-date": when,
-            "type": CLASSIFICATION,
-        }
-    if box_list:
-        if image_size is None:
-            raise ValueError("Bounding boxes need the image's width and height.")
-        class_ids: dict[str, int] = {}
-        for box in box_list:
-            class_ids.setdefault(box.label, len(class_ids))
-        annotations = []
-        for box in box_list:
-            annotation: dict[str, object] = {
-                "left": box.left,
-                "top": box.top,
-                "width": box.width,
-                "height": box.height,
-                "class_id": class_ids[box.label],
-            }
-            if box.errors:
-                annotation["cl-errors"] = _errors_json(box.errors)
-            annotations.append(annotation)
-        width, height = image_size
-        line[DETECTION_ATTRIBUTE] = {
-            "annotations": annotations,
-            "image_size": [{"width": width, "height": height, "depth": 3}],
-        }
-        line[DETECTION_ATTRIBUTE + METADATA_SUFFIX] = {
-            "job-name": f"labeling-job/{DETECTION_ATTRIBUTE}",
-            "class-map": {str(class_id): label for label, class_id in class_ids.items()},
-            "human-annotated": "yes",
-            "objects": [{"confidence": 1} for _ in box_list],
-            "creation-date": when,
-            "type": DETECTION,
-        }
-    line["cl-metadata"] = {"is_labeled": bool(label_list or box_list)}
-    if image_errors:
-        line["cl-errors"] = image_errors
-    return json.dumps(line, ensure_ascii=False, separators=(",", ":")).translate(_LINE_BREAKS)

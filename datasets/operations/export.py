@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from customlabels import s3
 
-from .. import manifest, services
+from .. import services
 from ..errors import DatasetError
+from ..formats import ground_truth, ground_truth_writer
 from ..models import BoundingBox, Dataset, Image, ImageLabel, Label, ManifestExport
 from .common import EXPORT_BATCH, QUEUE_DOWN, send_after_commit
 
@@ -150,14 +151,14 @@ def _manifest_line(row: tuple, labels, boxes, names: dict[int, str]) -> str:
     errors = [p for p in problems if p.get("level", "error") == "error"]
     if not errors and error_code:
         errors = [{"code": error_code, "message": error_message}]
-    box_errors: dict[int, list[manifest.EntryError]] = defaultdict(list)
+    box_errors: dict[int, list[ground_truth.EntryError]] = defaultdict(list)
     image_errors = []
     for problem in errors:
-        error = manifest.EntryError(problem["code"], problem.get("message", ""))
+        error = ground_truth.EntryError(problem["code"], problem.get("message", ""))
         n = problem.get("box")
         (box_errors[n] if isinstance(n, int) and 0 <= n < len(boxes) else image_errors).append(error)
     manifest_boxes = [
-        manifest.ManifestBox(names[label_id], left, top, w, h, tuple(box_errors.get(n, ())))
+        ground_truth.ManifestBox(names[label_id], left, top, w, h, tuple(box_errors.get(n, ())))
         for n, (label_id, left, top, w, h, _) in enumerate(boxes)
     ]
     if boxes and not (width and height):
@@ -165,7 +166,7 @@ def _manifest_line(row: tuple, labels, boxes, names: dict[int, str]) -> str:
         width = max(left + w for _, left, _, w, _, _ in boxes)
         height = max(top + h for _, _, top, _, h, _ in boxes)
     moments = [created, *(c for _, c in labels), *(box[-1] for box in boxes)]
-    return manifest.write_line(
+    return ground_truth_writer.write_line(
         source_ref=source_ref,
         labels=[name for name, _ in labels],
         boxes=manifest_boxes,

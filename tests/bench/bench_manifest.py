@@ -46,10 +46,10 @@ TARGET_PAGE_MS = 50.0
 
 
 def manifest_lines(n: int):
-    """One line per seeded image, in the console's export format (manifest.write_line)."""
+    """One line per seeded image, in the console's export format (ground_truth_writer.write_line)."""
     from datetime import UTC, datetime
 
-    from datasets import manifest
+    from datasets.formats import ground_truth, ground_truth_writer
 
     when = datetime(2026, 11, 25, tzinfo=UTC)
     for i in range(n):
@@ -57,8 +57,8 @@ def manifest_lines(n: int):
         label = key.split("/")[1]
         boxes = ()
         if i % 10 == 0:
-            boxes = (manifest.ManifestBox(label=label, left=100, top=80, width=200, height=150),)
-        yield manifest.write_line(
+            boxes = (ground_truth.ManifestBox(label=label, left=100, top=80, width=200, height=150),)
+        yield ground_truth_writer.write_line(
             source_ref=f"s3://{bi.SOURCE_BUCKET}/{key}",
             labels=[label],
             boxes=boxes,
@@ -96,7 +96,8 @@ def run(*, n: int, env: dict, workdir: Path, args, server, results: dict) -> Non
     redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
 
     from customlabels import s3
-    from datasets import manifest_import, operations, services
+    from datasets import operations, services
+    from datasets.imports import manifest as manifest_import
     from datasets.models import BoundingBox, Image, ImageLabel, ManifestExport
     from projects import services as project_services
 

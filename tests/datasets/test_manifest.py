@@ -12,18 +12,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from datasets import manifest as m
-from datasets.manifest import (
+from datasets.formats import ground_truth as m
+from datasets.formats.ground_truth import (
     MESSAGES,
     Blank,
     Dropped,
     EntryError,
     ManifestBox,
     ManifestEntry,
-    ManifestValidator,
     parse_line,
-    write_line,
 )
+from datasets.formats.ground_truth_file import ManifestValidator
+from datasets.formats.ground_truth_writer import write_line
 
 # --- the spec's examples, word for word -----------------------------------------------------
 

@@ -8,8 +8,9 @@ import pytest
 from django.db.models import Prefetch
 
 from customlabels.s3 import MULTIPART_PART_SIZE
-from datasets import labeling, manifest, operations, services
+from datasets import labeling, operations, services
 from datasets.errors import DatasetError
+from datasets.formats import ground_truth
 from datasets.models import BoundingBox, Dataset, Image, ImageLabel, ImportJob, Label, ManifestExport
 from tests.factories import DatasetFactory, ImageFactory, ImportJobFactory, ProjectFactory
 
@@ -475,8 +476,8 @@ def test_every_exported_line_parses_back_to_the_datasets_entries(s3, console_buc
     assert (export.lines, export.size) == (len(expected), sum(len(line.encode()) + 1 for line in lines))
     parsed = {}
     for line in lines:
-        entry = manifest.parse_line(line)
-        assert isinstance(entry, manifest.ManifestEntry), line
+        entry = ground_truth.parse_line(line)
+        assert isinstance(entry, ground_truth.ManifestEntry), line
         parsed[entry.source_ref] = (entry, json.loads(line))
     assert set(parsed) == set(expected)
     for ref, image in expected.items():
@@ -533,7 +534,7 @@ def test_a_manifest_over_5_mb_is_uploaded_in_parts_and_reads_back_whole(s3, cons
     assert head["ETag"].strip('"').rsplit("-", 1)[1] == "2"  # a multipart object of two parts
     lines = manifest_lines(s3, console_bucket, export)
     assert len(lines) == export.lines == 9000
-    entries = [manifest.parse_line(line) for line in lines]
+    entries = [ground_truth.parse_line(line) for line in lines]
     assert [e.source_ref for e in entries] == sorted(dataset.images.values_list("source_ref", flat=True))
     assert all(e.labels == ("leaf",) for e in entries)
 

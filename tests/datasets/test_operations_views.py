@@ -8,7 +8,8 @@ from urllib.request import urlopen
 import pytest
 from django.urls import reverse
 
-from datasets import manifest, operations
+from datasets import operations
+from datasets.formats import ground_truth
 from datasets.models import Dataset, ImportJob, ImportReportItem, ManifestExport
 from tests.factories import DatasetFactory, ImageFactory, ImportJobFactory
 
@@ -146,7 +147,7 @@ def test_the_manifest_is_prepared_then_downloaded_from_a_presigned_link(client_u
         disposition = download.headers["Content-Disposition"]
     assert body == s3.get_object(Bucket=console_bucket.name, Key=ManifestExport.objects.get().key)["Body"].read()
     assert disposition.startswith("attachment; filename=") and disposition.endswith('-pets.manifest"')
-    refs = {manifest.parse_line(line).source_ref for line in body.decode().splitlines()}
+    refs = {ground_truth.parse_line(line).source_ref for line in body.decode().splitlines()}
     assert refs == set(content(dataset))
 
 
