@@ -4,7 +4,7 @@ from customlabels import s3
 from projects.models import project_name_validator
 
 from .errors import DatasetError
-from .manifest_import import manifest_location_parse
+from .imports.manifest import manifest_location_parse
 
 S3_EXAMPLE = "s3://{bucket}/alexa-devices/"
 

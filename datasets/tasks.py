@@ -8,7 +8,8 @@ from django.db import OperationalError
 
 from customlabels import s3
 
-from . import manifest_import, services
+from . import services
+from .imports import manifest as manifest_import
 from .models import Dataset, ImportChunk, ImportJob
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def import_start_task_for(source: str):
 @shared_task(ignore_result=True)
 def imports_stalled_fail_task() -> None:
     """Run by Celery beat (CELERY_BEAT_SCHEDULE) every IMPORT_STALL_CHECK_SECONDS."""
-    from . import recovery
+    from .imports import recovery
 
     recovery.imports_stalled_fail()
 

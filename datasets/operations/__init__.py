@@ -8,8 +8,8 @@ A copy or a split leaves images showing another dataset's thumbnails (keys hold 
 deleting a dataset removes its prefix); images_thumbnails_relocate then gives them their own.
 """
 
+from ..imports.copy import dataset_copy, dataset_create_copy
 from .common import ID_BATCH, QUEUE_DOWN
-from .copy import dataset_copy, dataset_create_copy
 from .export import manifest_export_fail, manifest_export_key, manifest_export_start, manifest_export_write
 from .split import (
     INSUFFICIENT_MESSAGE,

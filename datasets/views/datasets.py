@@ -10,9 +10,12 @@ from customlabels import s3
 from projects import selectors as project_selectors
 from projects.forms import ConfirmDeleteForm
 
-from .. import manifest_import, operations, recovery, selectors, services, uploads
+from .. import operations, selectors, services
 from ..errors import DatasetError
 from ..forms import DatasetCreateForm, S3FolderForm
+from ..imports import manifest as manifest_import
+from ..imports import recovery
+from ..imports import upload as uploads
 from ..models import Dataset
 from .gallery import example_bucket, gallery_render, progress_context
 

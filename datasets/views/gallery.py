@@ -10,7 +10,8 @@ from customlabels import s3
 from customlabels.numbers import int_or_none
 from projects.models import ConsoleBucket
 
-from .. import labeling, recovery, selectors
+from .. import labeling, selectors
+from ..imports import recovery
 from ..models import Dataset
 
 

@@ -16,8 +16,9 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from .. import selectors, services, uploads
+from .. import selectors, services
 from ..errors import DatasetError
+from ..imports import upload as uploads
 from ..models import Dataset
 
 

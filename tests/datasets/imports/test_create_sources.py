@@ -9,8 +9,8 @@ from django.urls import reverse
 from datasets.models import BoundingBox, Dataset, Image, ImportJob
 from tests.factories import BoundingBoxFactory, DatasetFactory, ImageFactory, ImageLabelFactory, LabelFactory
 
-from .dom import control_for, parse
-from .support import png_bytes, seed
+from ..dom import control_for, parse
+from ..support import png_bytes, seed
 
 pytestmark = pytest.mark.django_db
 

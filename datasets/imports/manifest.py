@@ -2,7 +2,7 @@
 
 The import has the S3 folder import's shape (services.import_list / import_chunk /
 import_finish_if_done), so several workers share it and every step is idempotent:
-  manifest_read            streams the manifest line by line through manifest.ManifestValidator,
+  manifest_read            streams the manifest line by line through ground_truth_file.ManifestValidator,
                            stores its entries 1,000 at a time as ImportChunks and the lines the
                            console drops as report items; a terminal file error fails the import
                            before any image exists, otherwise the chunks are queued;
@@ -33,14 +33,15 @@ from customlabels import s3
 from customlabels.text import counted, was_were
 from projects.models import Project
 
-from . import manifest, rules, services
-from .errors import DatasetError
-from .models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, ImportJob, ImportReportItem, Label
+from .. import rules, services
+from ..errors import DatasetError
+from ..formats import ground_truth, ground_truth_file
+from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, ImportJob, ImportReportItem, Label
 
 CHUNK_SIZE = 1000  # entries per ImportChunk, as the S3 folder import's listing pages
 # A line of more bytes than this has more than MAX_LINE_LENGTH characters (UTF-8 takes at most 4
 # bytes a character), so the reader never holds more of one line.
-MAX_LINE_BYTES = 4 * manifest.MAX_LINE_LENGTH + 3
+MAX_LINE_BYTES = 4 * ground_truth.MAX_LINE_LENGTH + 3
 DELETE_BATCH = 2000
 
 ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT = "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT"
@@ -87,7 +88,7 @@ def manifest_location_parse(value: str) -> ManifestLocation:
         raise _location_error(f"The .manifest file location needs the file's key after the bucket name, {example}.")
     if any(ch in key for ch in "\x00\r\n"):
         raise _location_error("The .manifest file location contains characters that are not allowed.")
-    if len(key.encode("utf-8")) > manifest.MAX_KEY_BYTES:
+    if len(key.encode("utf-8")) > ground_truth.MAX_KEY_BYTES:
         raise _location_error("The .manifest file location is too long: an S3 key has at most 1,024 bytes.")
     return ManifestLocation(bucket=bucket, key=key)
 
@@ -143,7 +144,7 @@ def dataset_add_images_from_manifest(*, dataset: Dataset, location: ManifestLoca
 
 
 def _job_start(*, dataset: Dataset, location: ManifestLocation) -> ImportJob:
-    from .tasks import manifest_read_task
+    from ..tasks import manifest_read_task
 
     job = ImportJob.objects.create(
         dataset=dataset,
@@ -161,7 +162,7 @@ def _problems(errors) -> list[list[str]]:
     return [[error.code, error.message] for error in errors]
 
 
-def _item(line_no: int, entry: manifest.ManifestEntry) -> dict:
+def _item(line_no: int, entry: ground_truth.ManifestEntry) -> dict:
     """What a chunk needs of one entry, in plain JSON."""
     return {
         "line": line_no,
@@ -206,8 +207,8 @@ def _chunk_store(*, job: ImportJob, seq: int, batch: _Batch) -> None:
             )
 
 
-def _report_item(job: ImportJob, line_no: int, result: manifest.Dropped | manifest.Blank) -> ImportReportItem:
-    if isinstance(result, manifest.Blank):
+def _report_item(job: ImportJob, line_no: int, result: ground_truth.Dropped | ground_truth.Blank) -> ImportReportItem:
+    if isinstance(result, ground_truth.Blank):
         return ImportReportItem(job=job, key=f"line {line_no}", code="", reason=BLANK_LINE_REASON)
     return ImportReportItem(job=job, key=f"line {line_no}", code=result.reason_code, reason=result.message[:255])
 
@@ -221,7 +222,7 @@ def manifest_read(*, job_id: int) -> bool:
     earlier run is neither stored nor counted again. Returns whether this call finished the import.
     Raises S3Unreachable to be retried.
     """
-    from .tasks import manifest_chunk_task
+    from ..tasks import manifest_chunk_task
 
     job = ImportJob.objects.get(pk=job_id)
     if job.is_finished or job.listing_done:
@@ -239,7 +240,7 @@ def manifest_read(*, job_id: int) -> bool:
         services.import_fail(job_id=job.pk, message=f"{MESSAGE_MANIFEST_PERMISSIONS} {exc}")
         return False
 
-    validator = manifest.ManifestValidator(size_bytes=size)
+    validator = ground_truth_file.ManifestValidator(size_bytes=size)
     batch = _Batch(items=[], dropped=[])
     seq = entries = 0
     if validator.error is None:
@@ -250,7 +251,7 @@ def manifest_read(*, job_id: int) -> bool:
                 if validator.error is not None:
                     break
                 batch.lines += 1
-                if isinstance(result, manifest.ManifestEntry):
+                if isinstance(result, ground_truth.ManifestEntry):
                     entries += 1
                     batch.items.append(_item(line_no, result))
                     if len(batch.items) == CHUNK_SIZE:
@@ -341,7 +342,7 @@ def _box_fit(
     sx, sy = width / size[0], height / size[1]
     x0, y0 = max(0, round(left * sx)), max(0, round(top * sy))
     x1, y1 = min(width, round((left + w) * sx)), min(height, round((top + h) * sy))
-    if manifest.box_too_small(width=x1 - x0, height=y1 - y0, image_width=width, image_height=height):
+    if rules.box_too_small(width=x1 - x0, height=y1 - y0, image_width=width, image_height=height):
         return None
     return x0, y0, x1 - x0, y1 - y0
 
@@ -358,8 +359,8 @@ def _image_of(item: dict, header: dict) -> tuple[dict, list[tuple[str, int, int,
         errors = box[5]
         fitted = None if errors else _box_fit(box, size=item["size"], width=header["width"], height=header["height"])
         if not errors and fitted is None:
-            code = manifest.ERROR_BOUNDING_BOX_TOO_SMALL
-            errors = [[code, manifest.MESSAGES[code]]]
+            code = ground_truth.ERROR_BOUNDING_BOX_TOO_SMALL
+            errors = [[code, ground_truth.MESSAGES[code]]]
         problems += [{"code": code, "message": message, "level": "error", "box": n} for code, message in errors]
         if fitted is not None:
             boxes.append((box[0], *fitted))
@@ -368,7 +369,7 @@ def _image_of(item: dict, header: dict) -> tuple[dict, list[tuple[str, int, int,
     problems += [
         {"code": code, "message": message, "level": "warning"}
         for code, message in item["warnings"]
-        if code != manifest.WARNING_UNANNOTATED_RECORD
+        if code != ground_truth.WARNING_UNANNOTATED_RECORD
     ]
     headline = next((p for p in problems if p["level"] == "error"), problems[0] if problems else None)
     fields = {
@@ -461,7 +462,7 @@ def manifest_chunk(*, chunk_id: int) -> list[int]:
 def _invalid_images(job: ImportJob) -> int:
     """Images of valid lines that turned out unreadable or outside the limits (lines with a line
     error count already among the validator's invalid lines)."""
-    line_codes = manifest.LINE_ERROR_CODES
+    line_codes = ground_truth.LINE_ERROR_CODES
     problem_lists = (
         job.images.filter(error_code=rules.ERROR_INVALID_IMAGE)
         .values_list("problems", flat=True)
@@ -498,15 +499,15 @@ def manifest_finish_if_done(*, job_id: int) -> bool:
             return False
         invalid_lines = job.parameters.get("invalid_lines", 0)
         invalid_images = _invalid_images(job)
-        if (invalid_lines + invalid_images) * 100 > job.found * manifest.MAX_INVALID_PERCENT:
+        if (invalid_lines + invalid_images) * 100 > job.found * rules.MAX_INVALID_PERCENT:
             _inserted_remove(job)
             services.import_fail(
-                job_id=job.pk, message=manifest.MESSAGES[manifest.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST]
+                job_id=job.pk, message=ground_truth.MESSAGES[ground_truth.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST]
             )
             ImportJob.objects.filter(pk=job.pk).update(
-                message=f"{manifest.MESSAGES[manifest.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST]} "
+                message=f"{ground_truth.MESSAGES[ground_truth.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST]} "
                 f"{invalid_lines + invalid_images:,} of {counted(job.found, 'line')} are invalid, more than "
-                f"{manifest.MAX_INVALID_PERCENT}%: {invalid_lines} in the file and {invalid_images} "
+                f"{rules.MAX_INVALID_PERCENT}%: {invalid_lines} in the file and {invalid_images} "
                 "whose image is missing or invalid. No image was imported."
             )
             return False

@@ -9,7 +9,7 @@ from datasets import services
 from datasets.models import Dataset, Image, ImageLabel, ImportJob
 from datasets.tasks import import_list_task
 
-from .support import ALEXA_IMAGES, png_bytes, seed
+from ..support import ALEXA_IMAGES, png_bytes, seed
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from projects.models import Project
 from .. import services
 from ..errors import DatasetError
 from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportJob, Label
-from .common import QUEUE_DOWN, lock_for_reading, send_after_commit
-from .thumbnails import thumbnails_relocate_queue
+from ..operations.common import QUEUE_DOWN, lock_for_reading, send_after_commit
+from ..operations.thumbnails import thumbnails_relocate_queue
 
 
 @transaction.atomic

@@ -27,9 +27,9 @@ from storages.backends.s3 import S3Storage
 
 from customlabels import s3
 
-from . import rules, services
-from .errors import DatasetError
-from .models import Dataset, Image, ImportJob, ImportReportItem
+from .. import rules, services
+from ..errors import DatasetError
+from ..models import Dataset, Image, ImportJob, ImportReportItem
 
 log = logging.getLogger(__name__)
 
@@ -401,7 +401,7 @@ def _job_record(*, job: ImportJob, outcomes: list[FileOutcome]) -> None:
 
 def _thumbnails_queue(image_ids: list[int]) -> None:
     """Queue the thumbnails that could not be stored during the request; say why if that fails too."""
-    from .tasks import image_thumbnails_task
+    from ..tasks import image_thumbnails_task
 
     try:
         image_thumbnails_task.delay(image_ids)

@@ -9,7 +9,7 @@ from datasets import tasks
 from datasets.models import Dataset, Image, ImportJob
 from tests.factories import ImageFactory, ImportJobFactory
 
-from .support import jpeg_bytes, seed, wait_until
+from ..support import jpeg_bytes, seed, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

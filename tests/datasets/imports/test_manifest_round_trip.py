@@ -9,7 +9,7 @@ from django.urls import reverse
 from datasets import labeling, operations
 from datasets.models import BoundingBox, Dataset, Image, ManifestExport
 
-from .support import jpeg_bytes, png_bytes, seed, wait_until
+from ..support import jpeg_bytes, png_bytes, seed, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

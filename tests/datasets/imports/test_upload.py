@@ -12,13 +12,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from datasets import uploads
 from datasets.errors import DatasetError
+from datasets.imports import upload as uploads
 from datasets.models import Dataset, Image, ImportJob
 from tests.factories import DatasetFactory, ImageFactory, ProjectFactory
 
-from .dom import control_for, parse
-from .support import jpeg_bytes, png_bytes, truncated_jpeg_bytes
+from ..dom import control_for, parse
+from ..support import jpeg_bytes, png_bytes, truncated_jpeg_bytes
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from datasets import services
 from datasets.models import Dataset, Image, ImageLabel, ImportJob, Label
 from datasets.tasks import import_chunk_task, import_list_task
 
-from .support import ALEXA_IMAGES, INVALID, jpeg_bytes, png_bytes, seed, wait_until
+from ..support import ALEXA_IMAGES, INVALID, jpeg_bytes, png_bytes, seed, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

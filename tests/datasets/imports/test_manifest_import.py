@@ -10,15 +10,17 @@ import pytest
 from django.db import transaction
 
 from customlabels import s3 as s3_module
-from datasets import manifest, manifest_import, selectors
+from datasets import selectors
 from datasets.errors import DatasetError
-from datasets.manifest import MESSAGES
-from datasets.manifest_import import ManifestLocation, manifest_check, manifest_location_parse
+from datasets.formats import ground_truth, ground_truth_file
+from datasets.formats.ground_truth import MESSAGES
+from datasets.imports import manifest as manifest_import
+from datasets.imports.manifest import ManifestLocation, manifest_check, manifest_location_parse
 from datasets.models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, ImportJob, Label
 from datasets.tasks import manifest_chunk_task, manifest_read_task
 from tests.factories import DatasetFactory
 
-from .support import jpeg_bytes, png_bytes, seed, wait_until
+from ..support import jpeg_bytes, png_bytes, seed, wait_until
 
 INVALID_IMAGE = "ERROR_INVALID_IMAGE"
 WHEN = "2020-04-15T20:17:23.433061"
@@ -219,29 +221,29 @@ def test_a_manifest_with_every_kind_of_line_imports_labels_boxes_and_problems_im
 
     offframe = images["offframe.png"]
     assert boxes_of(offframe) == [("Echo", 10, 10, 50, 50)]
-    assert offframe.problems == [problem(manifest.ERROR_INVALID_BOUNDING_BOX, box=2)]
-    assert offframe.error_code == manifest.ERROR_INVALID_BOUNDING_BOX
+    assert offframe.problems == [problem(ground_truth.ERROR_INVALID_BOUNDING_BOX, box=2)]
+    assert offframe.error_code == ground_truth.ERROR_INVALID_BOUNDING_BOX
     assert offframe.error_message == "The bounding box has off frame values."
     assert offframe.is_labeled and offframe.thumbnail_key
 
     missing_class = images["missing-class.png"]
     assert (labels_of(missing_class), boxes_of(missing_class), missing_class.is_labeled) == (set(), [], False)
-    assert missing_class.problems == [problem(manifest.ERROR_MISSING_CLASS_MAP_ID)]
-    assert missing_class.error_code == manifest.ERROR_MISSING_CLASS_MAP_ID
+    assert missing_class.problems == [problem(ground_truth.ERROR_MISSING_CLASS_MAP_ID)]
+    assert missing_class.error_code == ground_truth.ERROR_MISSING_CLASS_MAP_ID
     assert missing_class.thumbnail_key  # the file is fine; only its line is not
 
     crowded = images["crowded.png"]
     assert len(boxes_of(crowded)) == 51  # all kept, so someone can choose which one to delete
-    assert crowded.problems == [problem(manifest.ERROR_TOO_MANY_BOUNDING_BOXES)]
+    assert crowded.problems == [problem(ground_truth.ERROR_TOO_MANY_BOUNDING_BOXES)]
     assert crowded.error_message == "There are more bounding boxes than the allowed maximum."
 
     wrong_type = images["wrong-type.png"]
     assert (labels_of(wrong_type), boxes_of(wrong_type)) == (set(), [])
     assert wrong_type.problems == [
-        problem(manifest.ERROR_UNSUPPORTED_USE_CASE_TYPE, name="bounding-box"),
-        problem(manifest.ERROR_NO_VALID_LABEL_ATTRIBUTES),
+        problem(ground_truth.ERROR_UNSUPPORTED_USE_CASE_TYPE, name="bounding-box"),
+        problem(ground_truth.ERROR_NO_VALID_LABEL_ATTRIBUTES),
     ]
-    assert wrong_type.error_code == manifest.ERROR_UNSUPPORTED_USE_CASE_TYPE
+    assert wrong_type.error_code == ground_truth.ERROR_UNSUPPORTED_USE_CASE_TYPE
 
     missing = images["missing.png"]
     assert labels_of(missing) == {"Echo"}
@@ -266,9 +268,9 @@ def test_a_manifest_with_every_kind_of_line_imports_labels_boxes_and_problems_im
     assert job.status == ImportJob.Status.SUCCEEDED
     assert (job.found, job.skipped, job.already_present) == (40, 4, 0)
     assert list(job.report_items.order_by("id").values_list("key", "code", "reason")) == [
-        ("line 8", manifest.ERROR_DUPLICATE_SOURCE_REF, MESSAGES[manifest.ERROR_DUPLICATE_SOURCE_REF]),
-        ("line 9", manifest.ERROR_INVALID_JSON_LINE, "The JSON Line has an invalid format."),
-        ("line 10", manifest.ERROR_JSON_LINE_TOO_LONG, MESSAGES[manifest.ERROR_JSON_LINE_TOO_LONG]),
+        ("line 8", ground_truth.ERROR_DUPLICATE_SOURCE_REF, MESSAGES[ground_truth.ERROR_DUPLICATE_SOURCE_REF]),
+        ("line 9", ground_truth.ERROR_INVALID_JSON_LINE, "The JSON Line has an invalid format."),
+        ("line 10", ground_truth.ERROR_JSON_LINE_TOO_LONG, MESSAGES[ground_truth.ERROR_JSON_LINE_TOO_LONG]),
         ("line 11", "", "The line is blank."),
     ]
     assert job.message == f"{len(images)} imported, 5 with errors or warnings, 4 lines dropped."
@@ -342,9 +344,9 @@ def test_more_than_a_fifth_of_invalid_lines_fails_the_dataset_and_lists_them(
 
     job = assert_failed_empty(dataset, "The manifest file contains too many invalid rows.")
     assert list(job.report_items.order_by("id").values_list("key", "code")) == [
-        ("line 8", manifest.ERROR_INVALID_JSON_LINE),
-        ("line 9", manifest.ERROR_INVALID_JSON_LINE),
-        ("line 10", manifest.ERROR_MISSING_SOURCE_REF),
+        ("line 8", ground_truth.ERROR_INVALID_JSON_LINE),
+        ("line 9", ground_truth.ERROR_INVALID_JSON_LINE),
+        ("line 10", ground_truth.ERROR_MISSING_SOURCE_REF),
     ]
     assert (job.found, job.skipped) == (10, 3)
     assert not job.chunks.exists()  # failed as the file was read: no image header was ever read
@@ -471,7 +473,7 @@ def start(project, location: ManifestLocation) -> ImportJob:
 @pytest.mark.django_db
 def test_more_lines_than_the_maximum_fail_the_dataset(project, make_bucket, s3, monkeypatch):
     # 250,001 lines take too long to build here; the limit is patched, so this runs in-process.
-    monkeypatch.setattr(manifest, "MAX_LINES", 5)
+    monkeypatch.setattr(ground_truth_file, "MAX_LINES", 5)
     bucket = make_bucket("images")
     job = start(project, put_manifest(s3, bucket, [classification(f"s3://{bucket}/{n}.png", "a") for n in range(6)]))
 
@@ -488,7 +490,7 @@ def test_more_lines_than_the_maximum_fail_the_dataset(project, make_bucket, s3, 
 
 @pytest.mark.django_db
 def test_a_manifest_larger_than_the_maximum_size_fails_without_being_read(project, make_bucket, s3, monkeypatch):
-    monkeypatch.setattr(manifest, "MAX_MANIFEST_BYTES", 100)
+    monkeypatch.setattr(ground_truth_file, "MAX_MANIFEST_BYTES", 100)
     bucket = make_bucket("images")
     job = start(project, put_manifest(s3, bucket, [classification(f"s3://{bucket}/{n}.png", "a") for n in range(3)]))
 

@@ -18,9 +18,9 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import operations, services
-from .errors import DatasetError
-from .models import Dataset, ImportJob
+from .. import operations, services
+from ..errors import DatasetError
+from ..models import Dataset, ImportJob
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def import_retry(*, dataset: Dataset) -> ImportJob:
     Images the failed attempt imported stay and are not imported twice (the unique source-ref).
     Raises DatasetError when there is nothing to retry. The import starts after commit.
     """
-    from .tasks import import_start_task_for
+    from ..tasks import import_start_task_for
 
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
     failed = import_retryable(dataset=dataset)
