@@ -14,13 +14,9 @@ from django.db.models import BooleanField, ExpressionWrapper, OuterRef, QuerySet
 from django.utils import timezone
 
 from . import rules, selectors
-from .errors import DatasetError
+from .errors import DatasetError, ErrorCode
 from .models import BoundingBox, Dataset, Image, ImageLabel, Label, LabelingAction
 from .services import dataset_changed
-
-ERROR_TOO_MANY_BOUNDING_BOXES = "ERROR_TOO_MANY_BOUNDING_BOXES"
-ERROR_BOUNDING_BOX_TOO_SMALL = "ERROR_BOUNDING_BOX_TOO_SMALL"
-ERROR_INVALID_BOUNDING_BOX = "ERROR_INVALID_BOUNDING_BOX"
 
 
 class BoxError(DatasetError):
@@ -239,7 +235,9 @@ def images_labels_remove(*, dataset: Dataset, user, label_ids: Iterable[int], im
 def _box_fit(image: Image, left: float, top: float, width: float, height: float) -> tuple[int, int, int, int]:
     """Keep a box inside the image (in image pixels) and check it is larger than 1×1 px."""
     if not image.width or not image.height:
-        raise BoxError("This image has no known size, so it can't take bounding boxes.", code="ERROR_INVALID_IMAGE")
+        raise BoxError(
+            "This image has no known size, so it can't take bounding boxes.", code=ErrorCode.ERROR_INVALID_IMAGE
+        )
     x0 = max(0, min(round(left), image.width))
     y0 = max(0, min(round(top), image.height))
     x1 = max(0, min(round(left + width), image.width))
@@ -247,12 +245,13 @@ def _box_fit(image: Image, left: float, top: float, width: float, height: float)
     w, h = x1 - x0, y1 - y0
     if left >= image.width or top >= image.height or left + width <= 0 or top + height <= 0:
         raise BoxError(
-            "The bounding box has off frame values: it lies outside the image.", code=ERROR_INVALID_BOUNDING_BOX
+            "The bounding box has off frame values: it lies outside the image.",
+            code=ErrorCode.ERROR_INVALID_BOUNDING_BOX,
         )
     if w <= 1 or h <= 1:
         raise BoxError(
             "The height and width of the bounding box is too small: it must be larger than 1×1 pixels.",
-            code=ERROR_BOUNDING_BOX_TOO_SMALL,
+            code=ErrorCode.ERROR_BOUNDING_BOX_TOO_SMALL,
         )
     return x0, y0, w, h
 
@@ -278,7 +277,7 @@ def box_add(*, image: Image, label: Label, user, left: float, top: float, width:
     if image.boxes.count() >= rules.MAX_BOXES_PER_IMAGE:
         raise BoxError(
             f"There are more bounding boxes than the allowed maximum ({rules.MAX_BOXES_PER_IMAGE}).",
-            code=ERROR_TOO_MANY_BOUNDING_BOXES,
+            code=ErrorCode.ERROR_TOO_MANY_BOUNDING_BOXES,
         )
     x, y, w, h = _box_fit(image, left, top, width, height)
     box = BoundingBox.objects.create(image=image, label=label, left=x, top=y, width=w, height=h)

@@ -25,7 +25,7 @@ from customlabels.text import counted, was_were
 from projects.models import ConsoleBucket, Project
 
 from . import rules
-from .errors import DatasetError
+from .errors import DatasetError, ErrorCode
 from .models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, ImportJob, ImportReportItem, Label
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,9 @@ def _read_header(bucket: str, item: dict) -> dict:
     fields = {"format": "", "width": None, "height": None, "error_code": "", "error_message": ""}
     if size == 0:
         # Real S3 answers a ranged GET of an empty object with 416, which is no reason to fail the import.
-        fields.update(error_code=rules.ERROR_INVALID_IMAGE, error_message="The image is invalid: the file is empty.")
+        fields.update(
+            error_code=ErrorCode.ERROR_INVALID_IMAGE, error_message="The image is invalid: the file is empty."
+        )
         return fields
     length = rules.HEADER_BYTES
     while True:
@@ -215,13 +217,13 @@ def _read_header(bucket: str, item: dict) -> dict:
             data = s3.read_range(bucket, key, length)
         except s3.S3ObjectNotFound:
             fields.update(
-                error_code=rules.ERROR_INVALID_IMAGE,
+                error_code=ErrorCode.ERROR_INVALID_IMAGE,
                 error_message="The image is invalid: the object no longer exists in S3.",
             )
             return fields
         except s3.S3AccessDenied:
             fields.update(
-                error_code=rules.ERROR_INVALID_IMAGE,
+                error_code=ErrorCode.ERROR_INVALID_IMAGE,
                 error_message="The image is invalid: access to the object was denied (the console needs s3:GetObject).",
             )
             return fields
@@ -232,18 +234,18 @@ def _read_header(bucket: str, item: dict) -> dict:
         except rules.HeaderIncomplete:
             if length >= rules.HEADER_BYTES_MAX:
                 fields.update(
-                    error_code=rules.ERROR_INVALID_IMAGE,
+                    error_code=ErrorCode.ERROR_INVALID_IMAGE,
                     error_message="The image is invalid: no image size found in its first 1 MB.",
                 )
                 return fields
             length *= 8
         except rules.InvalidImage as exc:
-            fields.update(error_code=rules.ERROR_INVALID_IMAGE, error_message=f"The image is invalid: {exc}.")
+            fields.update(error_code=ErrorCode.ERROR_INVALID_IMAGE, error_message=f"The image is invalid: {exc}.")
             return fields
     fields.update(format=header.format, width=header.width, height=header.height)
     problem = rules.image_limits_error(width=header.width, height=header.height, size=size)
     if problem:
-        fields.update(error_code=rules.ERROR_INVALID_IMAGE, error_message=problem)
+        fields.update(error_code=ErrorCode.ERROR_INVALID_IMAGE, error_message=problem)
     return fields
 
 
@@ -270,7 +272,7 @@ def import_chunk(*, chunk_id: int) -> list[int]:
                 # spec §5.5: the image stays, without the label, and says why.
                 item["label"] = None
                 fields.update(
-                    error_code=rules.ERROR_INVALID_LABEL_NAME_LENGTH,
+                    error_code=ErrorCode.ERROR_INVALID_LABEL_NAME_LENGTH,
                     error_message=f"The folder name is too long to be a label: the maximum length is {rules.MAX_LABEL_LENGTH} characters.",
                 )
         names = sorted({item["label"] for item in chunk.items if item["label"]})
@@ -452,9 +454,15 @@ def images_thumbnails_make(*, image_ids: list[int]) -> int:
             else:
                 # The file itself is unusable: that outranks any manifest problem as the headline.
                 image = next(i for i in images if i.pk == pk)
-                problems = [{"code": rules.ERROR_INVALID_IMAGE, "message": error, "level": "error"}, *image.problems]
+                problems = [
+                    {"code": ErrorCode.ERROR_INVALID_IMAGE, "message": error, "level": "error"},
+                    *image.problems,
+                ]
                 Image.objects.filter(pk=pk).update(
-                    error_code=rules.ERROR_INVALID_IMAGE, error_message=error, problems=problems, needs_thumbnail=False
+                    error_code=ErrorCode.ERROR_INVALID_IMAGE,
+                    error_message=error,
+                    problems=problems,
+                    needs_thumbnail=False,
                 )
         if made < len(results):
             for dataset_id in {image.dataset_id for image in images}:

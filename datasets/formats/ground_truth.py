@@ -23,7 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..rules import ERROR_INVALID_LABEL_NAME_LENGTH, MAX_BOXES_PER_IMAGE, MAX_LABEL_LENGTH, box_too_small
+from ..errors import ErrorCode
+from ..rules import MAX_BOXES_PER_IMAGE, MAX_LABEL_LENGTH, box_too_small
 
 MAX_LINE_LENGTH = 100_000  # characters, without the line break
 MAX_KEY_BYTES = 1024  # the longest S3 object key
@@ -36,79 +37,54 @@ METADATA_SUFFIX = "-metadata"
 # "-metadata" key would be the service's own.
 SERVICE_KEYS = frozenset({"source-ref", "cl-metadata", "cl-errors", "errors", "warnings"})
 
-# Our codes for two lines of list B that the docs give no code for. Not console codes.
-ERROR_JSON_LINE_TOO_LONG = "ERROR_JSON_LINE_TOO_LONG"
-ERROR_DUPLICATE_SOURCE_REF = "ERROR_DUPLICATE_SOURCE_REF"
-ERROR_MISSING_SOURCE_REF = "ERROR_MISSING_SOURCE_REF"
-ERROR_INVALID_SOURCE_REF_FORMAT = "ERROR_INVALID_SOURCE_REF_FORMAT"
-ERROR_INVALID_JSON_LINE = "ERROR_INVALID_JSON_LINE"
-ERROR_NO_LABEL_ATTRIBUTES = "ERROR_NO_LABEL_ATTRIBUTES"
-ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT = "ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT"
-ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT = "ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT"
-ERROR_NO_VALID_LABEL_ATTRIBUTES = "ERROR_NO_VALID_LABEL_ATTRIBUTES"
-ERROR_MISSING_BOUNDING_BOX_CONFIDENCE = "ERROR_MISSING_BOUNDING_BOX_CONFIDENCE"
-ERROR_MISSING_CLASS_MAP_ID = "ERROR_MISSING_CLASS_MAP_ID"
-ERROR_INVALID_BOUNDING_BOX = "ERROR_INVALID_BOUNDING_BOX"
-ERROR_BOUNDING_BOX_TOO_SMALL = "ERROR_BOUNDING_BOX_TOO_SMALL"
-ERROR_TOO_MANY_BOUNDING_BOXES = "ERROR_TOO_MANY_BOUNDING_BOXES"
-ERROR_NO_VALID_ANNOTATIONS = "ERROR_NO_VALID_ANNOTATIONS"
-ERROR_UNSUPPORTED_USE_CASE_TYPE = "ERROR_UNSUPPORTED_USE_CASE_TYPE"
-WARNING_UNANNOTATED_RECORD = "WARNING_UNANNOTATED_RECORD"
-WARNING_NO_ANNOTATIONS = "WARNING_NO_ANNOTATIONS"
-WARNING_NO_ATTRIBUTE_ANNOTATIONS = "WARNING_NO_ATTRIBUTE_ANNOTATIONS"
-ERROR_EMPTY_MANIFEST = "ERROR_EMPTY_MANIFEST"
-ERROR_MANIFEST_SIZE_TOO_LARGE = "ERROR_MANIFEST_SIZE_TOO_LARGE"
-ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM = "ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM"
-ERROR_MANIFEST_TOO_MANY_LABELS = "ERROR_MANIFEST_TOO_MANY_LABELS"
-ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS = "ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS"
-ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST = "ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST"
-
 # The messages of spec §5.5, word for word; "{}" is the label attribute's name. The docs give none
 # for the length and duplicate lines (list B's wording is used) nor for the label name length.
 MESSAGES = {
-    ERROR_JSON_LINE_TOO_LONG: "The length of a JSON line is too long. The maximum length is 100,000 characters.",
-    ERROR_DUPLICATE_SOURCE_REF: (
+    ErrorCode.ERROR_JSON_LINE_TOO_LONG: "The length of a JSON line is too long. The maximum length is 100,000 characters.",
+    ErrorCode.ERROR_DUPLICATE_SOURCE_REF: (
         "The value of a source-ref field appears more than once. An image can only be referenced once in a dataset."
     ),
-    ERROR_MISSING_SOURCE_REF: "The source-ref key is missing.",
-    ERROR_INVALID_SOURCE_REF_FORMAT: "The format of the source-ref value is invalid.",
-    ERROR_INVALID_JSON_LINE: "The JSON Line has an invalid format.",
-    ERROR_NO_LABEL_ATTRIBUTES: "No label attributes found.",
-    ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT: "The format of the label attribute {} is invalid.",
-    ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT: "The format of the label attribute metadata is invalid.",
-    ERROR_NO_VALID_LABEL_ATTRIBUTES: "No valid label attributes found.",
-    ERROR_MISSING_BOUNDING_BOX_CONFIDENCE: "One or more bounding boxes has a missing confidence value.",
-    ERROR_MISSING_CLASS_MAP_ID: "One of more class ids is missing from the class map.",
-    ERROR_INVALID_BOUNDING_BOX: "The bounding box has off frame values.",
-    ERROR_BOUNDING_BOX_TOO_SMALL: "The height and width of the bounding box is too small.",
-    ERROR_TOO_MANY_BOUNDING_BOXES: "There are more bounding boxes than the allowed maximum.",
-    ERROR_NO_VALID_ANNOTATIONS: "No valid annotations found.",
-    ERROR_UNSUPPORTED_USE_CASE_TYPE: (
+    ErrorCode.ERROR_MISSING_SOURCE_REF: "The source-ref key is missing.",
+    ErrorCode.ERROR_INVALID_SOURCE_REF_FORMAT: "The format of the source-ref value is invalid.",
+    ErrorCode.ERROR_INVALID_JSON_LINE: "The JSON Line has an invalid format.",
+    ErrorCode.ERROR_NO_LABEL_ATTRIBUTES: "No label attributes found.",
+    ErrorCode.ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT: "The format of the label attribute {} is invalid.",
+    ErrorCode.ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT: "The format of the label attribute metadata is invalid.",
+    ErrorCode.ERROR_NO_VALID_LABEL_ATTRIBUTES: "No valid label attributes found.",
+    ErrorCode.ERROR_MISSING_BOUNDING_BOX_CONFIDENCE: "One or more bounding boxes has a missing confidence value.",
+    ErrorCode.ERROR_MISSING_CLASS_MAP_ID: "One of more class ids is missing from the class map.",
+    ErrorCode.ERROR_INVALID_BOUNDING_BOX: "The bounding box has off frame values.",
+    ErrorCode.ERROR_BOUNDING_BOX_TOO_SMALL: "The height and width of the bounding box is too small.",
+    ErrorCode.ERROR_TOO_MANY_BOUNDING_BOXES: "There are more bounding boxes than the allowed maximum.",
+    ErrorCode.ERROR_NO_VALID_ANNOTATIONS: "No valid annotations found.",
+    ErrorCode.ERROR_UNSUPPORTED_USE_CASE_TYPE: (
         "The use case type of the {}-metadata label attribute metadata is unsupported. Check the type field."
     ),
-    ERROR_INVALID_LABEL_NAME_LENGTH: f"The label name is too long. The maximum length is {MAX_LABEL_LENGTH} characters.",
-    WARNING_UNANNOTATED_RECORD: "Record is unannotated.",
-    WARNING_NO_ANNOTATIONS: "No annotations were found.",
-    WARNING_NO_ATTRIBUTE_ANNOTATIONS: "No attribute annotations were found.",
-    ERROR_EMPTY_MANIFEST: "The manifest file is empty.",
-    ERROR_MANIFEST_SIZE_TOO_LARGE: "The manifest file size exceeds the maximum supported size.",
-    ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM: "The manifest file has too many rows.",
-    ERROR_MANIFEST_TOO_MANY_LABELS: "The manifest file has too many labels.",
-    ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS: "The manifest file contains images from multiple S3 buckets.",
-    ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST: "The manifest file contains too many invalid rows.",
+    ErrorCode.ERROR_INVALID_LABEL_NAME_LENGTH: f"The label name is too long. The maximum length is {MAX_LABEL_LENGTH} characters.",
+    ErrorCode.WARNING_UNANNOTATED_RECORD: "Record is unannotated.",
+    ErrorCode.WARNING_NO_ANNOTATIONS: "No annotations were found.",
+    ErrorCode.WARNING_NO_ATTRIBUTE_ANNOTATIONS: "No attribute annotations were found.",
+    ErrorCode.ERROR_EMPTY_MANIFEST: "The manifest file is empty.",
+    ErrorCode.ERROR_MANIFEST_SIZE_TOO_LARGE: "The manifest file size exceeds the maximum supported size.",
+    ErrorCode.ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM: "The manifest file has too many rows.",
+    ErrorCode.ERROR_MANIFEST_TOO_MANY_LABELS: "The manifest file has too many labels.",
+    ErrorCode.ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS: "The manifest file contains images from multiple S3 buckets.",
+    ErrorCode.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST: "The manifest file contains too many invalid rows.",
 }
 
 # The errors that stop a line's validation, in the order of precedence of §5.5 (the three before
 # them in that list drop the line here).
 STOPPING_ERROR_CODES = (
-    ERROR_NO_LABEL_ATTRIBUTES,
-    ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT,
-    ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT,
-    ERROR_MISSING_BOUNDING_BOX_CONFIDENCE,
-    ERROR_MISSING_CLASS_MAP_ID,
+    ErrorCode.ERROR_NO_LABEL_ATTRIBUTES,
+    ErrorCode.ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT,
+    ErrorCode.ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT,
+    ErrorCode.ERROR_MISSING_BOUNDING_BOX_CONFIDENCE,
+    ErrorCode.ERROR_MISSING_CLASS_MAP_ID,
 )
 # The errors that keep the whole line out of training; any other error spoils one attribute or box.
-LINE_ERROR_CODES = frozenset({*STOPPING_ERROR_CODES, ERROR_NO_VALID_LABEL_ATTRIBUTES, ERROR_TOO_MANY_BOUNDING_BOXES})
+LINE_ERROR_CODES = frozenset(
+    {*STOPPING_ERROR_CODES, ErrorCode.ERROR_NO_VALID_LABEL_ATTRIBUTES, ErrorCode.ERROR_TOO_MANY_BOUNDING_BOXES}
+)
 
 
 @dataclass(frozen=True)
@@ -289,21 +265,21 @@ def _schema_error(name: str, value: object, metadata: dict) -> EntryError | None
     """
     use_case = metadata.get("type")
     if not isinstance(use_case, str):
-        return EntryError.of(ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT)
+        return EntryError.of(ErrorCode.ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT)
     if use_case == CLASSIFICATION:
         # "The field value ... can be any integer value."
         if not _is_int(value):
-            return EntryError.of(ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT, name)
+            return EntryError.of(ErrorCode.ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT, name)
         if not (
             _common_metadata_ok(metadata)
             and _confidence_ok(metadata.get("confidence"))
             and _label_name_ok(metadata.get("class-name"))
         ):
-            return EntryError.of(ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT)
+            return EntryError.of(ErrorCode.ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT)
     elif use_case == DETECTION:
         annotations = _detection_annotations(value)
         if annotations is None:
-            return EntryError.of(ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT, name)
+            return EntryError.of(ErrorCode.ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT, name)
         objects, class_map = metadata.get("objects"), metadata.get("class-map")
         if not (
             _common_metadata_ok(metadata)
@@ -312,11 +288,11 @@ def _schema_error(name: str, value: object, metadata: dict) -> EntryError | None
             and isinstance(class_map, dict)
             and all(_label_name_ok(label) for label in class_map.values())
         ):
-            return EntryError.of(ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT)
+            return EntryError.of(ErrorCode.ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT)
         if len(objects) != len(annotations) or any("confidence" not in o for o in objects):
-            return EntryError.of(ERROR_MISSING_BOUNDING_BOX_CONFIDENCE)
+            return EntryError.of(ErrorCode.ERROR_MISSING_BOUNDING_BOX_CONFIDENCE)
         if any(str(a["class_id"]) not in class_map for a in annotations):
-            return EntryError.of(ERROR_MISSING_CLASS_MAP_ID)
+            return EntryError.of(ErrorCode.ERROR_MISSING_CLASS_MAP_ID)
     return None
 
 
@@ -324,11 +300,11 @@ def _box(annotation: dict, label: str, image_width: int, image_height: int) -> M
     """One annotation as a box, with its first error, if any."""
     left, top, width, height = (annotation[f] for f in ("left", "top", "width", "height"))
     if len(label) > MAX_LABEL_LENGTH:
-        code = ERROR_INVALID_LABEL_NAME_LENGTH
+        code = ErrorCode.ERROR_INVALID_LABEL_NAME_LENGTH
     elif min(left, top, width, height) < 0 or left + width > image_width or top + height > image_height:
-        code = ERROR_INVALID_BOUNDING_BOX
+        code = ErrorCode.ERROR_INVALID_BOUNDING_BOX
     elif box_too_small(width=width, height=height, image_width=image_width, image_height=image_height):
-        code = ERROR_BOUNDING_BOX_TOO_SMALL
+        code = ErrorCode.ERROR_BOUNDING_BOX_TOO_SMALL
     else:
         return ManifestBox(label, left, top, width, height)
     return ManifestBox(label, left, top, width, height, (EntryError.of(code),))
@@ -341,7 +317,7 @@ def _is_marked_unlabeled(line: dict) -> bool:
         return True
     warnings = line.get("warnings")
     return isinstance(warnings, list) and any(
-        isinstance(w, dict) and w.get("code") == WARNING_UNANNOTATED_RECORD for w in warnings
+        isinstance(w, dict) and w.get("code") == ErrorCode.WARNING_UNANNOTATED_RECORD for w in warnings
     )
 
 
@@ -357,18 +333,18 @@ def parse_line(line: str) -> ManifestEntry | Dropped | Blank:
     if not text.strip(_JSON_WHITESPACE):
         return Blank()
     if len(text) > MAX_LINE_LENGTH:
-        return Dropped.of(ERROR_JSON_LINE_TOO_LONG)
+        return Dropped.of(ErrorCode.ERROR_JSON_LINE_TOO_LONG)
     try:
         obj = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
-        return Dropped.of(ERROR_INVALID_JSON_LINE)
+        return Dropped.of(ErrorCode.ERROR_INVALID_JSON_LINE)
     if not isinstance(obj, dict):
-        return Dropped.of(ERROR_INVALID_JSON_LINE)
+        return Dropped.of(ErrorCode.ERROR_INVALID_JSON_LINE)
     if "source-ref" not in obj:
-        return Dropped.of(ERROR_MISSING_SOURCE_REF)
+        return Dropped.of(ErrorCode.ERROR_MISSING_SOURCE_REF)
     location = source_ref_parse(obj["source-ref"])
     if location is None:
-        return Dropped.of(ERROR_INVALID_SOURCE_REF_FORMAT)
+        return Dropped.of(ErrorCode.ERROR_INVALID_SOURCE_REF_FORMAT)
     source_ref = obj["source-ref"]
     bucket, key = location
 
@@ -393,8 +369,8 @@ def parse_line(line: str) -> ManifestEntry | Dropped | Blank:
     attributes = _label_attributes(obj)
     if not attributes:
         if _is_marked_unlabeled(obj):
-            return entry(warnings=[EntryError.of(WARNING_UNANNOTATED_RECORD)])
-        return entry(errors=[EntryError.of(ERROR_NO_LABEL_ATTRIBUTES)])
+            return entry(warnings=[EntryError.of(ErrorCode.WARNING_UNANNOTATED_RECORD)])
+        return entry(errors=[EntryError.of(ErrorCode.ERROR_NO_LABEL_ATTRIBUTES)])
     stops = [e for name in attributes if (e := _schema_error(name, obj[name], obj[name + METADATA_SUFFIX]))]
     if stops:
         return entry(errors=[min(stops, key=lambda e: STOPPING_ERROR_CODES.index(e.code))])
@@ -409,7 +385,7 @@ def parse_line(line: str) -> ManifestEntry | Dropped | Blank:
         if metadata["type"] == CLASSIFICATION:
             label = metadata["class-name"]
             if len(label) > MAX_LABEL_LENGTH:
-                errors.append(EntryError.of(ERROR_INVALID_LABEL_NAME_LENGTH))
+                errors.append(EntryError.of(ErrorCode.ERROR_INVALID_LABEL_NAME_LENGTH))
             else:
                 labels.append(label)
         elif metadata["type"] == DETECTION:
@@ -417,24 +393,24 @@ def parse_line(line: str) -> ManifestEntry | Dropped | Blank:
             image_size = image_size or (size["width"], size["height"])
             annotations = value.get("annotations", [])
             if not annotations:
-                warnings.append(EntryError.of(WARNING_NO_ATTRIBUTE_ANNOTATIONS))
+                warnings.append(EntryError.of(ErrorCode.WARNING_NO_ATTRIBUTE_ANNOTATIONS))
                 continue
             class_map = metadata["class-map"]
             found = [_box(a, class_map[str(a["class_id"])], size["width"], size["height"]) for a in annotations]
-            if any(box.errors[0].code == ERROR_INVALID_LABEL_NAME_LENGTH for box in found if box.errors):
-                errors.append(EntryError.of(ERROR_INVALID_LABEL_NAME_LENGTH))
+            if any(box.errors[0].code == ErrorCode.ERROR_INVALID_LABEL_NAME_LENGTH for box in found if box.errors):
+                errors.append(EntryError.of(ErrorCode.ERROR_INVALID_LABEL_NAME_LENGTH))
             if all(box.errors for box in found):
-                errors.append(EntryError.of(ERROR_NO_VALID_ANNOTATIONS))
+                errors.append(EntryError.of(ErrorCode.ERROR_NO_VALID_ANNOTATIONS))
             boxes.extend(found)
         else:
-            errors.append(EntryError.of(ERROR_UNSUPPORTED_USE_CASE_TYPE, name))
+            errors.append(EntryError.of(ErrorCode.ERROR_UNSUPPORTED_USE_CASE_TYPE, name))
     usable_boxes = [box for box in boxes if not box.errors]
     # Only usable boxes count: the others can't be stored, so they don't make an image crowded.
     if len(usable_boxes) > MAX_BOXES_PER_IMAGE:
-        errors.append(EntryError.of(ERROR_TOO_MANY_BOUNDING_BOXES))
+        errors.append(EntryError.of(ErrorCode.ERROR_TOO_MANY_BOUNDING_BOXES))
     if not labels and not usable_boxes:
         if errors:
-            errors.append(EntryError.of(ERROR_NO_VALID_LABEL_ATTRIBUTES))
+            errors.append(EntryError.of(ErrorCode.ERROR_NO_VALID_LABEL_ATTRIBUTES))
         else:
-            warnings.append(EntryError.of(WARNING_NO_ANNOTATIONS))
+            warnings.append(EntryError.of(ErrorCode.WARNING_NO_ANNOTATIONS))
     return entry(labels, boxes, image_size, errors, warnings)

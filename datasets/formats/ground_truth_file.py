@@ -7,21 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import ErrorCode
 from ..rules import MAX_INVALID_PERCENT
-from .ground_truth import (
-    ERROR_DUPLICATE_SOURCE_REF,
-    ERROR_EMPTY_MANIFEST,
-    ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS,
-    ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM,
-    ERROR_MANIFEST_SIZE_TOO_LARGE,
-    ERROR_MANIFEST_TOO_MANY_LABELS,
-    ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST,
-    Blank,
-    Dropped,
-    EntryError,
-    ManifestEntry,
-    parse_line,
-)
+from .ground_truth import Blank, Dropped, EntryError, ManifestEntry, parse_line
 
 MAX_LINES = 250_000
 MAX_LABELS = 250
@@ -65,7 +53,7 @@ class ManifestValidator:
         self._labels: dict[str, None] = {}
         self._source_refs: set[str] = set()
         if size_bytes > MAX_MANIFEST_BYTES:
-            self._fail(ERROR_MANIFEST_SIZE_TOO_LARGE)
+            self._fail(ErrorCode.ERROR_MANIFEST_SIZE_TOO_LARGE)
 
     def _fail(self, code: str) -> None:
         if self.error is None:
@@ -75,10 +63,10 @@ class ManifestValidator:
         """Parse the next line and count it. A source-ref seen before gives a Dropped."""
         self.total_lines += 1
         if self.total_lines > MAX_LINES:
-            self._fail(ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM)
+            self._fail(ErrorCode.ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM)
         result = parse_line(line)
         if isinstance(result, ManifestEntry) and result.source_ref in self._source_refs:
-            result = Dropped.of(ERROR_DUPLICATE_SOURCE_REF)
+            result = Dropped.of(ErrorCode.ERROR_DUPLICATE_SOURCE_REF)
         if isinstance(result, Dropped):
             self.dropped[result.reason_code] = self.dropped.get(result.reason_code, 0) + 1
             self.invalid_lines += 1
@@ -89,10 +77,10 @@ class ManifestValidator:
             if self.bucket is None:
                 self.bucket = result.bucket
             elif result.bucket != self.bucket:
-                self._fail(ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS)
+                self._fail(ErrorCode.ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS)
             self._labels.update(dict.fromkeys(result.all_labels))
             if len(self._labels) > MAX_LABELS:
-                self._fail(ERROR_MANIFEST_TOO_MANY_LABELS)
+                self._fail(ErrorCode.ERROR_MANIFEST_TOO_MANY_LABELS)
             if not result.is_valid:
                 self.invalid_lines += 1
             elif result.is_ignored:
@@ -104,10 +92,10 @@ class ManifestValidator:
     def finish(self) -> FileVerdict:
         error = self.error
         if error is None and self.total_lines == 0:
-            error = EntryError.of(ERROR_EMPTY_MANIFEST)
+            error = EntryError.of(ErrorCode.ERROR_EMPTY_MANIFEST)
         # "More than 20%": exactly a fifth of the lines invalid is still accepted.
         if error is None and self.invalid_lines * 100 > self.total_lines * MAX_INVALID_PERCENT:
-            error = EntryError.of(ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST)
+            error = EntryError.of(ErrorCode.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST)
         return FileVerdict(
             error=error,
             total_lines=self.total_lines,

@@ -34,7 +34,7 @@ from customlabels.text import counted, was_were
 from projects.models import Project
 
 from .. import rules, services
-from ..errors import DatasetError
+from ..errors import DatasetError, ErrorCode
 from ..formats import ground_truth, ground_truth_file
 from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, ImportJob, ImportReportItem, Label
 
@@ -44,7 +44,6 @@ CHUNK_SIZE = 1000  # entries per ImportChunk, as the S3 folder import's listing 
 MAX_LINE_BYTES = 4 * ground_truth.MAX_LINE_LENGTH + 3
 DELETE_BATCH = 2000
 
-ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT = "ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT"
 MESSAGE_MANIFEST_INACCESSIBLE = "The manifest file extension or contents are invalid."
 MESSAGE_MANIFEST_PERMISSIONS = "The S3 bucket permissions are incorrect."
 MESSAGE_INVALID_IMAGE = "The image is invalid. Check S3 path and/or image properties."
@@ -352,14 +351,14 @@ def _image_of(item: dict, header: dict) -> tuple[dict, list[tuple[str, int, int,
     image_error = header["image_error"]
     problems = []
     if image_error:
-        problems.append({"code": rules.ERROR_INVALID_IMAGE, "message": image_error, "level": "error"})
+        problems.append({"code": ErrorCode.ERROR_INVALID_IMAGE, "message": image_error, "level": "error"})
     problems += [{"code": code, "message": message, "level": "error"} for code, message in item["errors"]]
     boxes = []
     for n, box in enumerate(item["boxes"], start=1):
         errors = box[5]
         fitted = None if errors else _box_fit(box, size=item["size"], width=header["width"], height=header["height"])
         if not errors and fitted is None:
-            code = ground_truth.ERROR_BOUNDING_BOX_TOO_SMALL
+            code = ErrorCode.ERROR_BOUNDING_BOX_TOO_SMALL
             errors = [[code, ground_truth.MESSAGES[code]]]
         problems += [{"code": code, "message": message, "level": "error", "box": n} for code, message in errors]
         if fitted is not None:
@@ -369,7 +368,7 @@ def _image_of(item: dict, header: dict) -> tuple[dict, list[tuple[str, int, int,
     problems += [
         {"code": code, "message": message, "level": "warning"}
         for code, message in item["warnings"]
-        if code != ground_truth.WARNING_UNANNOTATED_RECORD
+        if code != ErrorCode.WARNING_UNANNOTATED_RECORD
     ]
     headline = next((p for p in problems if p["level"] == "error"), problems[0] if problems else None)
     fields = {
@@ -464,7 +463,7 @@ def _invalid_images(job: ImportJob) -> int:
     error count already among the validator's invalid lines)."""
     line_codes = ground_truth.LINE_ERROR_CODES
     problem_lists = (
-        job.images.filter(error_code=rules.ERROR_INVALID_IMAGE)
+        job.images.filter(error_code=ErrorCode.ERROR_INVALID_IMAGE)
         .values_list("problems", flat=True)
         .iterator(chunk_size=DELETE_BATCH)
     )
@@ -502,10 +501,10 @@ def manifest_finish_if_done(*, job_id: int) -> bool:
         if (invalid_lines + invalid_images) * 100 > job.found * rules.MAX_INVALID_PERCENT:
             _inserted_remove(job)
             services.import_fail(
-                job_id=job.pk, message=ground_truth.MESSAGES[ground_truth.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST]
+                job_id=job.pk, message=ground_truth.MESSAGES[ErrorCode.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST]
             )
             ImportJob.objects.filter(pk=job.pk).update(
-                message=f"{ground_truth.MESSAGES[ground_truth.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST]} "
+                message=f"{ground_truth.MESSAGES[ErrorCode.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST]} "
                 f"{invalid_lines + invalid_images:,} of {counted(job.found, 'line')} are invalid, more than "
                 f"{rules.MAX_INVALID_PERCENT}%: {invalid_lines} in the file and {invalid_images} "
                 "whose image is missing or invalid. No image was imported."

@@ -28,7 +28,7 @@ from storages.backends.s3 import S3Storage
 from customlabels import s3
 
 from .. import rules, services
-from ..errors import DatasetError
+from ..errors import DatasetError, ErrorCode
 from ..models import Dataset, Image, ImportJob, ImportReportItem
 
 log = logging.getLogger(__name__)
@@ -38,12 +38,6 @@ TOO_MANY_FILES = "You can upload up to 30 images at a time."
 NO_FILES = "Choose one or more .jpg, .jpeg or .png files to upload."
 IN_PROGRESS = "You can't add images while the dataset is being created or updated. Wait until it finishes."
 MAX_NAME_BYTES = 255
-
-# Codes of the import report for files the console refuses. Content problems carry the image
-# code of spec §5.5; the others are the console's own and say so by their names.
-FILE_NAME_INVALID = "FILE_NAME_INVALID"
-FILE_NAME_DUPLICATE = "FILE_NAME_DUPLICATE"
-STORE_FAILED = "STORE_FAILED"
 
 ADDED = "Added to the dataset."
 _BATCH_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -127,24 +121,26 @@ def upload_check(*, name: str, data: bytes, size: int) -> CheckedFile:
     """
     clean = file_name_clean(name)
     if not clean:
-        return CheckedFile(name=name or "(no name)", code=FILE_NAME_INVALID, message="The file has no name.")
+        return CheckedFile(name=name or "(no name)", code=ErrorCode.FILE_NAME_INVALID, message="The file has no name.")
     if not clean.lower().endswith(rules.IMAGE_EXTENSIONS):
-        return CheckedFile(name=clean, code=FILE_NAME_INVALID, message="Only .jpg, .jpeg and .png files can be added.")
+        return CheckedFile(
+            name=clean, code=ErrorCode.FILE_NAME_INVALID, message="Only .jpg, .jpeg and .png files can be added."
+        )
     if len(clean.encode()) > MAX_NAME_BYTES:
         return CheckedFile(
             name=clean,
-            code=FILE_NAME_INVALID,
+            code=ErrorCode.FILE_NAME_INVALID,
             message=f"The file name is too long: the maximum is {MAX_NAME_BYTES} bytes.",
         )
     if size == 0:
         return CheckedFile(
-            name=clean, code=rules.ERROR_INVALID_IMAGE, message="The image is invalid: the file is empty."
+            name=clean, code=ErrorCode.ERROR_INVALID_IMAGE, message="The image is invalid: the file is empty."
         )
     complete = len(data) >= size
     try:
         header = rules.image_header_parse(data, complete=complete)
     except rules.InvalidImage as exc:
-        return CheckedFile(name=clean, code=rules.ERROR_INVALID_IMAGE, message=f"The image is invalid: {exc}.")
+        return CheckedFile(name=clean, code=ErrorCode.ERROR_INVALID_IMAGE, message=f"The image is invalid: {exc}.")
     except rules.HeaderIncomplete:
         # Only the first bytes of a file over the size limit were read; the size is the problem.
         header = None
@@ -154,13 +150,13 @@ def upload_check(*, name: str, data: bytes, size: int) -> CheckedFile:
         size=size,
     )
     if problem:
-        return CheckedFile(name=clean, code=rules.ERROR_INVALID_IMAGE, message=problem)
+        return CheckedFile(name=clean, code=ErrorCode.ERROR_INVALID_IMAGE, message=problem)
     try:
         thumbnail = _decode_to_thumbnail(data)
     except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError):
         return CheckedFile(
             name=clean,
-            code=rules.ERROR_INVALID_IMAGE,
+            code=ErrorCode.ERROR_INVALID_IMAGE,
             message="The image is invalid: the file is truncated or corrupt and cannot be decoded.",
         )
     return CheckedFile(name=clean, header=header, size=size, thumbnail=thumbnail)
@@ -313,7 +309,7 @@ def _images_store(
                     name=item.name,
                     ok=False,
                     message=f"An image named {item.name} is already in this dataset.",
-                    code=FILE_NAME_DUPLICATE,
+                    code=ErrorCode.FILE_NAME_DUPLICATE,
                 )
             )
             continue
@@ -327,7 +323,7 @@ def _images_store(
                     name=item.name,
                     ok=False,
                     message="The image could not be stored in the console bucket. Try again.",
-                    code=STORE_FAILED,
+                    code=ErrorCode.STORE_FAILED,
                 )
             )
             continue

@@ -13,13 +13,12 @@ from django.utils import timezone
 from customlabels.text import counted, was_were
 
 from .. import services
-from ..errors import DatasetError
+from ..errors import DatasetError, ErrorCode
 from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportJob, Label, LabelingAction
 from .common import EXPORT_BATCH, ID_BATCH, QUEUE_DOWN, send_after_commit
 from .thumbnails import thumbnails_relocate_queue
 
 SPLIT_PERCENT = 20
-ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE = "ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE"
 INSUFFICIENT_MESSAGE = "The manifest file doesn't have enough labeled images to distribute the dataset."
 
 
@@ -123,13 +122,13 @@ def dataset_split_refusal(*, dataset: Dataset) -> str | None:
     too_few = sorted(name for name, n in counts.items() if n < 2)
     if labeled < 2 or not counts:
         return (
-            f"{ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE}: {INSUFFICIENT_MESSAGE} "
+            f"{ErrorCode.ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE}: {INSUFFICIENT_MESSAGE} "
             f"It has {labeled} labeled image{'' if labeled == 1 else 's'}; at least 2 are needed."
         )
     if too_few:
         shown = ", ".join(too_few[:10]) + (f" and {len(too_few) - 10} more" if len(too_few) > 10 else "")
         return (
-            f"{ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE}: {INSUFFICIENT_MESSAGE} "
+            f"{ErrorCode.ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE}: {INSUFFICIENT_MESSAGE} "
             f"Each label needs at least 2 images, one for each dataset; only 1 image has {shown}."
         )
     return None

@@ -11,8 +11,8 @@ from django.db import transaction
 
 from customlabels import s3 as s3_module
 from datasets import selectors
-from datasets.errors import DatasetError
-from datasets.formats import ground_truth, ground_truth_file
+from datasets.errors import DatasetError, ErrorCode
+from datasets.formats import ground_truth_file
 from datasets.formats.ground_truth import MESSAGES
 from datasets.imports import manifest as manifest_import
 from datasets.imports.manifest import ManifestLocation, manifest_check, manifest_location_parse
@@ -221,29 +221,29 @@ def test_a_manifest_with_every_kind_of_line_imports_labels_boxes_and_problems_im
 
     offframe = images["offframe.png"]
     assert boxes_of(offframe) == [("Echo", 10, 10, 50, 50)]
-    assert offframe.problems == [problem(ground_truth.ERROR_INVALID_BOUNDING_BOX, box=2)]
-    assert offframe.error_code == ground_truth.ERROR_INVALID_BOUNDING_BOX
+    assert offframe.problems == [problem(ErrorCode.ERROR_INVALID_BOUNDING_BOX, box=2)]
+    assert offframe.error_code == ErrorCode.ERROR_INVALID_BOUNDING_BOX
     assert offframe.error_message == "The bounding box has off frame values."
     assert offframe.is_labeled and offframe.thumbnail_key
 
     missing_class = images["missing-class.png"]
     assert (labels_of(missing_class), boxes_of(missing_class), missing_class.is_labeled) == (set(), [], False)
-    assert missing_class.problems == [problem(ground_truth.ERROR_MISSING_CLASS_MAP_ID)]
-    assert missing_class.error_code == ground_truth.ERROR_MISSING_CLASS_MAP_ID
+    assert missing_class.problems == [problem(ErrorCode.ERROR_MISSING_CLASS_MAP_ID)]
+    assert missing_class.error_code == ErrorCode.ERROR_MISSING_CLASS_MAP_ID
     assert missing_class.thumbnail_key  # the file is fine; only its line is not
 
     crowded = images["crowded.png"]
     assert len(boxes_of(crowded)) == 51  # all kept, so someone can choose which one to delete
-    assert crowded.problems == [problem(ground_truth.ERROR_TOO_MANY_BOUNDING_BOXES)]
+    assert crowded.problems == [problem(ErrorCode.ERROR_TOO_MANY_BOUNDING_BOXES)]
     assert crowded.error_message == "There are more bounding boxes than the allowed maximum."
 
     wrong_type = images["wrong-type.png"]
     assert (labels_of(wrong_type), boxes_of(wrong_type)) == (set(), [])
     assert wrong_type.problems == [
-        problem(ground_truth.ERROR_UNSUPPORTED_USE_CASE_TYPE, name="bounding-box"),
-        problem(ground_truth.ERROR_NO_VALID_LABEL_ATTRIBUTES),
+        problem(ErrorCode.ERROR_UNSUPPORTED_USE_CASE_TYPE, name="bounding-box"),
+        problem(ErrorCode.ERROR_NO_VALID_LABEL_ATTRIBUTES),
     ]
-    assert wrong_type.error_code == ground_truth.ERROR_UNSUPPORTED_USE_CASE_TYPE
+    assert wrong_type.error_code == ErrorCode.ERROR_UNSUPPORTED_USE_CASE_TYPE
 
     missing = images["missing.png"]
     assert labels_of(missing) == {"Echo"}
@@ -268,9 +268,9 @@ def test_a_manifest_with_every_kind_of_line_imports_labels_boxes_and_problems_im
     assert job.status == ImportJob.Status.SUCCEEDED
     assert (job.found, job.skipped, job.already_present) == (40, 4, 0)
     assert list(job.report_items.order_by("id").values_list("key", "code", "reason")) == [
-        ("line 8", ground_truth.ERROR_DUPLICATE_SOURCE_REF, MESSAGES[ground_truth.ERROR_DUPLICATE_SOURCE_REF]),
-        ("line 9", ground_truth.ERROR_INVALID_JSON_LINE, "The JSON Line has an invalid format."),
-        ("line 10", ground_truth.ERROR_JSON_LINE_TOO_LONG, MESSAGES[ground_truth.ERROR_JSON_LINE_TOO_LONG]),
+        ("line 8", ErrorCode.ERROR_DUPLICATE_SOURCE_REF, MESSAGES[ErrorCode.ERROR_DUPLICATE_SOURCE_REF]),
+        ("line 9", ErrorCode.ERROR_INVALID_JSON_LINE, "The JSON Line has an invalid format."),
+        ("line 10", ErrorCode.ERROR_JSON_LINE_TOO_LONG, MESSAGES[ErrorCode.ERROR_JSON_LINE_TOO_LONG]),
         ("line 11", "", "The line is blank."),
     ]
     assert job.message == f"{len(images)} imported, 5 with errors or warnings, 4 lines dropped."
@@ -344,9 +344,9 @@ def test_more_than_a_fifth_of_invalid_lines_fails_the_dataset_and_lists_them(
 
     job = assert_failed_empty(dataset, "The manifest file contains too many invalid rows.")
     assert list(job.report_items.order_by("id").values_list("key", "code")) == [
-        ("line 8", ground_truth.ERROR_INVALID_JSON_LINE),
-        ("line 9", ground_truth.ERROR_INVALID_JSON_LINE),
-        ("line 10", ground_truth.ERROR_MISSING_SOURCE_REF),
+        ("line 8", ErrorCode.ERROR_INVALID_JSON_LINE),
+        ("line 9", ErrorCode.ERROR_INVALID_JSON_LINE),
+        ("line 10", ErrorCode.ERROR_MISSING_SOURCE_REF),
     ]
     assert (job.found, job.skipped) == (10, 3)
     assert not job.chunks.exists()  # failed as the file was read: no image header was ever read
