@@ -5,8 +5,21 @@ from projects.models import project_name_validator
 
 from .errors import DatasetError
 from .imports.manifest import manifest_location_parse
+from .models import Dataset
 
 S3_EXAMPLE = "s3://{bucket}/alexa-devices/"
+
+# Far past any image side (4096 px), and small enough that left + width stays a finite number.
+MAX_PIXELS = 1_000_000
+
+
+def _dataset_name(label: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        max_length=255,
+        validators=[project_name_validator],
+        help_text="Up to 255 characters: letters, digits, underscores (_), periods (.) and hyphens (-).",
+    )
 
 
 class S3FolderForm(forms.Form):
@@ -51,12 +64,7 @@ class DatasetCreateForm(S3FolderForm):
         (COPY, "Copy an existing Amazon Rekognition Custom Labels dataset"),
     ]
 
-    name = forms.CharField(
-        label="Dataset name",
-        max_length=255,
-        validators=[project_name_validator],
-        help_text="Up to 255 characters: letters, digits, underscores (_), periods (.) and hyphens (-).",
-    )
+    name = _dataset_name("Dataset name")
     image_location = forms.ChoiceField(
         label="Image location", choices=IMAGE_LOCATIONS, initial=S3, widget=forms.RadioSelect
     )
@@ -114,3 +122,45 @@ class LabelImportForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["source"].queryset = sources
         self.fields["source"].label_from_instance = lambda d: f"{d.project.name} / {d.name}"
+
+
+class DatasetSplitForm(forms.Form):
+    name = _dataset_name("Test dataset name")
+
+
+def _pixels() -> forms.FloatField:
+    return forms.FloatField(
+        min_value=-MAX_PIXELS,
+        max_value=MAX_PIXELS,
+        error_messages={
+            "min_value": "must be at least %(limit_value)s pixels.",
+            "max_value": "must be at most %(limit_value)s pixels.",
+        },
+    )
+
+
+class BoxForm(forms.Form):
+    """A box as posted by the box editor, in image pixels. `partial` leaves out what is not changing."""
+
+    label = forms.ModelChoiceField(
+        queryset=None,
+        error_messages={
+            "required": "Choose a label for the bounding box.",
+            "invalid_choice": "Choose a label of this dataset.",
+        },
+    )
+    left = _pixels()
+    top = _pixels()
+    width = _pixels()
+    height = _pixels()
+
+    def __init__(self, *args, dataset: Dataset, partial: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["label"].queryset = dataset.labels.all()
+        for field in self.fields.values():
+            field.required = not partial
+
+    def first_error(self) -> str:
+        name, errors = next(iter(self.errors.items()))
+        message = errors[0]
+        return message if name in ("label", "__all__") else f"{name}: {message}"

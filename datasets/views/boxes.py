@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-from django import forms
 from django.contrib import messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,60 +19,19 @@ from customlabels import s3
 from customlabels.numbers import int_or_none
 
 from .. import labeling, selectors
-from ..errors import DatasetError
-from ..models import BoundingBox, Dataset, Image
+from ..errors import DatasetError, ErrorCode
+from ..forms import BoxForm
+from ..models import BoundingBox, Image
 
-# The code Rekognition's API gives a request it refuses as malformed.
-INVALID_PARAMETER = "InvalidParameterException"
 # Stands for a box id in the URL templates handed to the script.
 _ID_SENTINEL = 987654321987
-# Far past any image side (4096 px), and small enough that left + width stays a finite number.
-MAX_PIXELS = 1_000_000
-
-
-def _pixels() -> forms.FloatField:
-    return forms.FloatField(
-        min_value=-MAX_PIXELS,
-        max_value=MAX_PIXELS,
-        error_messages={
-            "min_value": "must be at least %(limit_value)s pixels.",
-            "max_value": "must be at most %(limit_value)s pixels.",
-        },
-    )
-
-
-class BoxForm(forms.Form):
-    """A box as posted by the editor, in image pixels. `partial` leaves out what is not changing."""
-
-    label = forms.ModelChoiceField(
-        queryset=None,
-        error_messages={
-            "required": "Choose a label for the bounding box.",
-            "invalid_choice": "Choose a label of this dataset.",
-        },
-    )
-    left = _pixels()
-    top = _pixels()
-    width = _pixels()
-    height = _pixels()
-
-    def __init__(self, *args, dataset: Dataset, partial: bool = False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["label"].queryset = dataset.labels.all()
-        for field in self.fields.values():
-            field.required = not partial
-
-    def first_error(self) -> str:
-        name, errors = next(iter(self.errors.items()))
-        message = errors[0]
-        return message if name in ("label", "__all__") else f"{name}: {message}"
 
 
 class _BadRequest(Exception):
     pass
 
 
-def _error(message: str, code: str = INVALID_PARAMETER) -> JsonResponse:
+def _error(message: str, code: str = ErrorCode.INVALID_PARAMETER) -> JsonResponse:
     return JsonResponse({"error": message, "code": code}, status=400)
 
 

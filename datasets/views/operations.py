@@ -1,34 +1,23 @@
 """Pages for "Create test dataset", "Download manifest" and a dataset's import jobs with their CSV reports."""
 
-import csv
 import re
-from collections.abc import Iterable, Iterator
 
-from django import forms
 from django.contrib import messages
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from customlabels import s3
-from projects.models import project_name_validator
 
 from .. import operations, selectors, services
 from ..errors import DatasetError
+from ..formats.reports import csv_lines
+from ..forms import DatasetSplitForm
 from ..models import Dataset, ManifestExport
 
 MANIFEST_NOT_CREATED = (
     "The dataset could not be created, so it has no manifest. Retry the import or delete the dataset."
 )
-
-
-class DatasetSplitForm(forms.Form):
-    name = forms.CharField(
-        label="Test dataset name",
-        max_length=255,
-        validators=[project_name_validator],
-        help_text="Up to 255 characters: letters, digits, underscores (_), periods (.) and hyphens (-).",
-    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -129,40 +118,12 @@ def dataset_import_jobs(request, pk):
     return render(request, template, context)
 
 
-# Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-class _Echo:
-    """A file-like object whose write returns what it was given, so csv.writer yields lines."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(rows: Iterable[tuple], *, per_chunk: int = 500) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    lines = [writer.writerow(("item", "code", "reason"))]
-    for row in rows:
-        lines.append(writer.writerow([csv_cell(value) for value in row]))
-        if len(lines) >= per_chunk:
-            yield "".join(lines)
-            lines = []
-    if lines:
-        yield "".join(lines)
-
-
 @require_GET
 def import_job_report(request, pk):
     """The import's report as CSV, streamed row by row: the items it did not import, then its images with errors."""
     job = selectors.import_job_get(user=request.user, pk=pk)
     response = StreamingHttpResponse(
-        _csv_lines(selectors.import_job_report_rows(job=job)), content_type="text/csv; charset=utf-8"
+        csv_lines(selectors.import_job_report_rows(job=job)), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-{job.dataset.name}-report.csv"'
     return response
