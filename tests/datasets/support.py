@@ -1,15 +1,25 @@
 """Helpers for the dataset tests: real image files (made with Pillow, or by hand where Pillow
-will not), the spec's alexa-devices folder tree, seeding a bucket, and waiting for the worker."""
+will not), the spec's alexa-devices folder tree, seeding a bucket, waiting for the worker, reading the
+dataset pages, building datasets as the services leave them, and posting files to Add images."""
 
 import io
 import struct
 import time
+import uuid
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db.models import Prefetch
+from django.urls import reverse
 from PIL import Image as PILImage
 from PIL import PngImagePlugin
+
+from datasets import services
+from datasets.models import BoundingBox, Dataset, Image, ImageLabel, Label
+from tests.factories import ImageFactory
+
+from .dom import Node, parse
 
 
 def png_bytes(width: int, height: int, *, color: str = "red", text: str = "") -> bytes:
@@ -133,3 +143,129 @@ def wait_until(condition: Callable[[], object], *, timeout: float = 60, what: st
         if time.monotonic() > deadline:
             raise AssertionError(f"Gave up waiting for {what} after {timeout:.0f} s.")
         time.sleep(0.2)
+
+
+# --- Reading the dataset pages ------------------------------------------------------------------
+
+HTMX_GALLERY = {"HX-Request": "true", "HX-Target": "gallery"}
+
+
+def page_html(response) -> str:
+    assert response.status_code == 200, response.status_code
+    return response.content.decode()
+
+
+def page(response) -> Node:
+    return parse(page_html(response))
+
+
+def gallery_of(response) -> Node:
+    gallery = page(response).by_id("gallery")
+    assert gallery is not None, "The page shows no gallery"
+    return gallery
+
+
+def numbers(response, attribute: str) -> dict[str, int]:
+    return {
+        node.attrs[attribute]: int(node.text().replace(",", ""))
+        for node in page(response).iter()
+        if node.tag == "strong" and attribute in node.attrs
+    }
+
+
+def detail_url(dataset) -> str:
+    return reverse("datasets:detail", args=[dataset.pk])
+
+
+# --- Building datasets as the services leave them ----------------------------------------------
+
+
+def build_images(dataset: Dataset, specs: list[dict]) -> dict[str, Image]:
+    """Images as the services leave them. Each spec: key, and optionally labels (image-level), boxes
+    ((label, left, top, width, height)), any Image field. Labels are made by name."""
+    labels = {}
+
+    def label(name: str) -> Label:
+        if name not in labels:
+            labels[name] = Label.objects.get_or_create(dataset=dataset, name=name)[0]
+        return labels[name]
+
+    made = {}
+    for spec in specs:
+        spec = dict(spec)
+        key, image_labels, boxes = spec.pop("key"), spec.pop("labels", ()), spec.pop("boxes", ())
+        spec.setdefault("source_ref", f"s3://flowers-bucket/{key}")
+        image = ImageFactory(
+            dataset=dataset, file_name=key.rsplit("/", 1)[-1], is_labeled=bool(image_labels or boxes), **spec
+        )
+        ImageLabel.objects.bulk_create([ImageLabel(image=image, label=label(name)) for name in image_labels])
+        BoundingBox.objects.bulk_create(
+            [
+                BoundingBox(image=image, label=label(name), left=x, top=y, width=w, height=h)
+                for name, x, y, w, h in boxes
+            ]
+        )
+        made[key] = image
+    services.dataset_changed(dataset_id=dataset.pk)
+    return made
+
+
+def pets(dataset: Dataset, *, reverse: bool = False) -> dict[str, Image]:
+    """50 images: cat on 10 (image-level), dog on 20 (boxes), bird on 5, 15 unlabeled."""
+    specs = (
+        [{"key": f"cats/cat-{i}.jpg", "labels": ["cat"]} for i in range(10)]
+        + [{"key": f"dogs/dog-{i}.jpg", "boxes": [("dog", 10, 10, 50, 40)]} for i in range(20)]
+        + [{"key": f"birds/bird-{i}.jpg", "labels": ["bird"]} for i in range(5)]
+        + [{"key": f"other/other-{i}.jpg"} for i in range(15)]
+    )
+    return build_images(dataset, specs[::-1] if reverse else specs)
+
+
+def content(dataset: Dataset) -> dict[str, dict]:
+    """Everything a user sees of each image, by source-ref: header fields, errors, labels by name, boxes in order."""
+    images = Image.objects.filter(dataset=dataset).prefetch_related(
+        "labels", Prefetch("boxes", queryset=BoundingBox.objects.select_related("label").order_by("id"))
+    )
+    return {
+        image.source_ref: {
+            "file_name": image.file_name,
+            "header": (image.format, image.width, image.height, image.size, image.etag),
+            "error": (image.error_code, image.error_message),
+            "problems": image.problems,
+            "is_labeled": image.is_labeled,
+            "labels": sorted(label.name for label in image.labels.all()),
+            "boxes": [(b.label.name, b.left, b.top, b.width, b.height) for b in image.boxes.all()],
+        }
+        for image in images
+    }
+
+
+# --- Posting files to Add images ---------------------------------------------------------------
+
+JSON = {"HTTP_ACCEPT": "application/json"}
+HTML = {"HTTP_ACCEPT": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def multipart(files: list[tuple[str, bytes]], fields: dict[str, str] | None = None) -> tuple[bytes, str]:
+    """A multipart/form-data body with each file under `images`, its name sent as given."""
+    boundary = f"upload-test-{uuid.uuid4().hex}"
+    body = b""
+    for name, value in (fields or {}).items():
+        body += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+    for file_name, data in files:
+        body += (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="images"; filename="{file_name}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + data
+            + b"\r\n"
+        )
+    body += f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def post_files(client, dataset, files, *, fields=None, headers=JSON, query="", **kwargs):
+    body, content_type = multipart(files, fields)
+    url = reverse("datasets:upload", args=[dataset.pk]) + query
+    return client.post(url, body, content_type=content_type, **headers, **kwargs)

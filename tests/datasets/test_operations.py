@@ -5,50 +5,19 @@ import json
 from collections import Counter
 
 import pytest
-from django.db.models import Prefetch
 
 from customlabels.s3 import MULTIPART_PART_SIZE
 from datasets import labeling, operations, services
 from datasets.errors import DatasetError
 from datasets.formats import ground_truth
 from datasets.models import BoundingBox, Dataset, Image, ImageLabel, ImportJob, Label, ManifestExport
-from tests.factories import DatasetFactory, ImageFactory, ImportJobFactory, ProjectFactory
+from tests.factories import DatasetFactory, ImportJobFactory, ProjectFactory
 
-from .support import jpeg_bytes, png_bytes, wait_until
+from .support import build_images, content, jpeg_bytes, pets, png_bytes, wait_until
 
 INSUFFICIENT = "ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE"
 
 # --- building datasets ------------------------------------------------------------------------
-
-
-def build_images(dataset: Dataset, specs: list[dict]) -> dict[str, Image]:
-    """Images as the services leave them. Each spec: key, and optionally labels (image-level), boxes
-    ((label, left, top, width, height)), any Image field. Labels are made by name."""
-    labels = {}
-
-    def label(name: str) -> Label:
-        if name not in labels:
-            labels[name] = Label.objects.get_or_create(dataset=dataset, name=name)[0]
-        return labels[name]
-
-    made = {}
-    for spec in specs:
-        spec = dict(spec)
-        key, image_labels, boxes = spec.pop("key"), spec.pop("labels", ()), spec.pop("boxes", ())
-        spec.setdefault("source_ref", f"s3://flowers-bucket/{key}")
-        image = ImageFactory(
-            dataset=dataset, file_name=key.rsplit("/", 1)[-1], is_labeled=bool(image_labels or boxes), **spec
-        )
-        ImageLabel.objects.bulk_create([ImageLabel(image=image, label=label(name)) for name in image_labels])
-        BoundingBox.objects.bulk_create(
-            [
-                BoundingBox(image=image, label=label(name), left=x, top=y, width=w, height=h)
-                for name, x, y, w, h in boxes
-            ]
-        )
-        made[key] = image
-    services.dataset_changed(dataset_id=dataset.pk)
-    return made
 
 
 def put_thumbnail(s3, console_bucket, image: Image) -> str:
@@ -57,25 +26,6 @@ def put_thumbnail(s3, console_bucket, image: Image) -> str:
     s3.put_object(Bucket=console_bucket.name, Key=key, Body=jpeg_bytes(64, 48), ContentType="image/jpeg")
     Image.objects.filter(pk=image.pk).update(thumbnail_key=key, needs_thumbnail=False)
     return key
-
-
-def content(dataset: Dataset) -> dict[str, dict]:
-    """Everything a user sees of each image, by source-ref: header fields, errors, labels by name, boxes in order."""
-    images = Image.objects.filter(dataset=dataset).prefetch_related(
-        "labels", Prefetch("boxes", queryset=BoundingBox.objects.select_related("label").order_by("id"))
-    )
-    return {
-        image.source_ref: {
-            "file_name": image.file_name,
-            "header": (image.format, image.width, image.height, image.size, image.etag),
-            "error": (image.error_code, image.error_message),
-            "problems": image.problems,
-            "is_labeled": image.is_labeled,
-            "labels": sorted(label.name for label in image.labels.all()),
-            "boxes": [(b.label.name, b.left, b.top, b.width, b.height) for b in image.boxes.all()],
-        }
-        for image in images
-    }
 
 
 def keys_under(s3, bucket: str, prefix: str) -> set[str]:
@@ -234,17 +184,6 @@ def labels_on_images(dataset: Dataset) -> Counter:
     pairs = set(ImageLabel.objects.filter(image__dataset=dataset).values_list("image_id", "label__name"))
     pairs |= set(BoundingBox.objects.filter(image__dataset=dataset).values_list("image_id", "label__name"))
     return Counter(name for _, name in pairs)
-
-
-def pets(dataset: Dataset, *, reverse: bool = False) -> dict[str, Image]:
-    """50 images: cat on 10 (image-level), dog on 20 (boxes), bird on 5, 15 unlabeled."""
-    specs = (
-        [{"key": f"cats/cat-{i}.jpg", "labels": ["cat"]} for i in range(10)]
-        + [{"key": f"dogs/dog-{i}.jpg", "boxes": [("dog", 10, 10, 50, 40)]} for i in range(20)]
-        + [{"key": f"birds/bird-{i}.jpg", "labels": ["bird"]} for i in range(5)]
-        + [{"key": f"other/other-{i}.jpg"} for i in range(15)]
-    )
-    return build_images(dataset, specs[::-1] if reverse else specs)
 
 
 @pytest.mark.worker

@@ -18,42 +18,14 @@ from datasets.models import Dataset, Image, ImportJob
 from tests.factories import DatasetFactory, ImageFactory, ProjectFactory
 
 from ..dom import control_for, parse
-from ..support import jpeg_bytes, png_bytes, truncated_jpeg_bytes
+from ..support import HTML, jpeg_bytes, png_bytes, post_files, truncated_jpeg_bytes
 
 pytestmark = pytest.mark.django_db
-
-JSON = {"HTTP_ACCEPT": "application/json"}
-HTML = {"HTTP_ACCEPT": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
 @pytest.fixture
 def dataset(user, console_bucket):
     return DatasetFactory(project__owner=user, project__name="devices-project", name="devices")
-
-
-def multipart(files: list[tuple[str, bytes]], fields: dict[str, str] | None = None) -> tuple[bytes, str]:
-    """A multipart/form-data body with each file under `images`, its name sent as given."""
-    boundary = f"upload-test-{uuid.uuid4().hex}"
-    body = b""
-    for name, value in (fields or {}).items():
-        body += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-    for file_name, data in files:
-        body += (
-            (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="images"; filename="{file_name}"\r\n'
-                "Content-Type: application/octet-stream\r\n\r\n"
-            ).encode()
-            + data
-            + b"\r\n"
-        )
-    body += f"--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
-def post_files(client, dataset, files, *, fields=None, headers=JSON, query="", **kwargs):
-    body, content_type = multipart(files, fields)
-    url = reverse("datasets:upload", args=[dataset.pk]) + query
-    return client.post(url, body, content_type=content_type, **headers, **kwargs)
 
 
 def results(response) -> dict[str, dict]:

@@ -8,9 +8,8 @@ from django.urls import reverse
 from datasets.models import Dataset, Image, ImportJob, ImportReportItem, ManifestExport
 from tests.factories import DatasetFactory, ImageFactory, ImportJobFactory, LabelFactory
 
-from .dom import parse
-from .support import png_bytes
-from .test_upload import HTML, post_files
+from ..dom import parse
+from ..support import HTML, png_bytes, post_files
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,7 @@
-"""The dataset pages through Django's test client: the create form's S3 checks, the gallery, progress, access."""
+"""The dataset pages through Django's test client: the create form's S3 checks, add images, the image page,
+progress, access. The gallery's own tests are in test_gallery.py."""
 
 import re
-from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -9,25 +9,13 @@ from botocore.exceptions import ClientError
 from django.urls import reverse
 
 from customlabels import s3 as s3_module
-from datasets.models import Dataset, Image, ImageLabel, ImportJob, ImportReportItem
-from datasets.selectors import PAGE_SIZE
-from tests.factories import DatasetFactory, ImageFactory, ImageLabelFactory, ImportJobFactory, LabelFactory
+from datasets.models import Dataset, Image, ImportJob, ImportReportItem
+from tests.factories import DatasetFactory, ImageFactory, ImportJobFactory
 
-from .dom import Node, control_for, parse
-from .support import png_bytes, seed
+from ..dom import control_for, parse
+from ..support import HTMX_GALLERY, detail_url, gallery_of, numbers, page, page_html, png_bytes, seed
 
 pytestmark = pytest.mark.django_db
-
-HTMX_GALLERY = {"HX-Request": "true", "HX-Target": "gallery"}
-
-
-def page_html(response) -> str:
-    assert response.status_code == 200, response.status_code
-    return response.content.decode()
-
-
-def page(response) -> Node:
-    return parse(page_html(response))
 
 
 def field_errors(response, field_id: str) -> list[str]:
@@ -40,64 +28,8 @@ def field_errors(response, field_id: str) -> list[str]:
     return [p.text() for p in node.find_all("p", cls="error")]
 
 
-def gallery_of(response) -> Node:
-    gallery = page(response).by_id("gallery")
-    assert gallery is not None, "The page shows no gallery"
-    return gallery
-
-
-def file_names(response) -> list[str]:
-    return [card.find(cls="name").text() for card in gallery_of(response).find_all("li", cls="card")]
-
-
-def numbers(response, attribute: str) -> dict[str, int]:
-    return {
-        node.attrs[attribute]: int(node.text().replace(",", ""))
-        for node in page(response).iter()
-        if node.tag == "strong" and attribute in node.attrs
-    }
-
-
-@dataclass(frozen=True)
-class PaneEntry:
-    name: str
-    value: str
-    checked: bool
-    count: int
-
-
-def pane(response) -> dict[str, PaneEntry]:
-    """The Filter by labels pane: each filter's label text → its control and image count."""
-    gallery = gallery_of(response)
-    entries = {}
-    for label in gallery.find_all("label"):
-        control = gallery.by_id(label.attrs.get("for", ""))
-        if control is None or control.attrs.get("name") not in ("show", "label"):
-            continue
-        count = label.parent.find("span", cls="count")
-        entries[label.text()] = PaneEntry(
-            name=control.attrs["name"],
-            value=control.attrs["value"],
-            checked="checked" in control.attrs,
-            count=int(re.match(r"[\d,]+", count.text()).group(0).replace(",", "")),
-        )
-    return entries
-
-
-def pagination_link(response, rel: str) -> str | None:
-    link = gallery_of(response).find("a", rel=rel)
-    if link is None:
-        return None
-    assert link.attrs["href"].startswith("?")
-    return link.attrs["href"][1:]
-
-
 def create_url(project) -> str:
     return reverse("datasets:create", args=[project.pk])
-
-
-def detail_url(dataset) -> str:
-    return reverse("datasets:detail", args=[dataset.pk])
 
 
 def post_create(client, project, location: str, *, name: str = "alexa-devices"):
@@ -278,271 +210,6 @@ def test_adding_images_checks_the_folder_at_the_field(client_user, console_bucke
     assert field_errors(response, "id_s3_location") == ["The bucket “no-such-bucket-4f1c” does not exist."]
     dataset.refresh_from_db()
     assert dataset.status == Dataset.Status.CREATE_COMPLETE
-
-
-# --- The gallery --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def gallery(project):
-    """A finished dataset: echo and echo-dot images, one with both labels, unlabeled ones, two with errors."""
-    dataset = DatasetFactory(project=project, name="alexa-devices")
-    echo = LabelFactory(dataset=dataset, name="echo")
-    echo_dot = LabelFactory(dataset=dataset, name="echo-dot")
-    LabelFactory(dataset=dataset, name="echo-show")
-
-    def image(name, *labels, **fields):
-        img = ImageFactory(dataset=dataset, file_name=name, is_labeled=bool(labels), **fields)
-        for label in labels:
-            ImageLabelFactory(image=img, label=label)
-        return img
-
-    images = {
-        "echo-1.png": image("echo-1.png", echo, thumbnail_key=f"thumbnails/{dataset.pk}/1.jpg"),
-        "echo-2.png": image("echo-2.png", echo),
-        "dot-1.png": image("dot-1.png", echo_dot),
-        "both.png": image("both.png", echo, echo_dot, width=1024, height=768, size=123_456, format="PNG"),
-        "x.png": image("x.png"),
-        "notes.png": image(
-            "notes.png",
-            format="",
-            width=None,
-            height=None,
-            error_code="ERROR_INVALID_IMAGE",
-            error_message="The image is invalid: the file is not a PNG or JPEG image.",
-        ),
-        "tiny.png": image(
-            "tiny.png",
-            echo,
-            width=32,
-            height=32,
-            format="PNG",
-            error_code="ERROR_INVALID_IMAGE",
-            error_message="The image is invalid: it is 32×32 pixels; each side must be 64 to 4096 pixels.",
-        ),
-    }
-    return dataset, {"echo": echo, "echo-dot": echo_dot}, images
-
-
-ALL = ["echo-1.png", "echo-2.png", "dot-1.png", "both.png", "x.png", "notes.png", "tiny.png"]
-
-
-def checked(response) -> set[str]:
-    return {text for text, entry in pane(response).items() if entry.checked}
-
-
-def test_the_gallery_shows_all_images_by_default(client_user, console_bucket, gallery):
-    dataset, _, _ = gallery
-
-    response = client_user.get(detail_url(dataset))
-
-    assert file_names(response) == ALL
-    assert checked(response) == {"All images"}
-
-
-@pytest.mark.parametrize(
-    ("query", "expected", "current"),
-    [
-        ("show=labeled", ["echo-1.png", "echo-2.png", "dot-1.png", "both.png", "tiny.png"], "Labeled"),
-        ("show=unlabeled", ["x.png", "notes.png"], "Unlabeled"),
-        ("show=errors", ["notes.png", "tiny.png"], "Errors"),
-        ("show=all", ALL, "All images"),
-        ("show=nonsense", ALL, "All images"),
-    ],
-)
-def test_each_filter_of_the_pane_shows_its_images(client_user, console_bucket, gallery, query, expected, current):
-    dataset, _, _ = gallery
-
-    response = client_user.get(f"{detail_url(dataset)}?{query}")
-
-    assert file_names(response) == expected
-    assert checked(response) == {current}
-
-
-def test_a_label_filter_shows_only_that_labels_images(client_user, console_bucket, gallery):
-    dataset, labels, _ = gallery
-
-    echo = client_user.get(f"{detail_url(dataset)}?label={labels['echo'].pk}")
-    echo_dot = client_user.get(f"{detail_url(dataset)}?label={labels['echo-dot'].pk}")
-
-    assert file_names(echo) == ["echo-1.png", "echo-2.png", "both.png", "tiny.png"]
-    assert checked(echo) == {"All images", "echo"}
-    assert file_names(echo_dot) == ["dot-1.png", "both.png"]
-    assert checked(echo_dot) == {"All images", "echo-dot"}
-
-
-def test_a_label_filter_combines_with_the_show_filter(client_user, console_bucket, gallery):
-    dataset, labels, _ = gallery
-
-    response = client_user.get(f"{detail_url(dataset)}?show=errors&label={labels['echo'].pk}")
-
-    assert file_names(response) == ["tiny.png"]
-    assert checked(response) == {"Errors", "echo"}
-
-
-def test_another_datasets_label_shows_no_images(client_user, console_bucket, gallery, project):
-    dataset, _, _ = gallery
-    other = ImageLabelFactory(image__dataset=DatasetFactory(project=project), label__name="echo")
-
-    response = client_user.get(f"{detail_url(dataset)}?label={other.label_id}")
-
-    assert file_names(response) == []
-    assert "No images match this filter." in page_html(response)
-
-
-def test_the_filter_pane_is_a_get_form_so_the_filter_lands_in_the_url(client_user, console_bucket, gallery):
-    dataset, labels, _ = gallery
-
-    response = client_user.get(detail_url(dataset))
-
-    entries = pane(response)
-    assert {text: (e.name, e.value) for text, e in entries.items()} == {
-        "All images": ("show", "all"),
-        "Labeled": ("show", "labeled"),
-        "Unlabeled": ("show", "unlabeled"),
-        "Errors": ("show", "errors"),
-        "echo": ("label", str(labels["echo"].pk)),
-        "echo-dot": ("label", str(labels["echo-dot"].pk)),
-        "echo-show": ("label", str(dataset.labels.get(name="echo-show").pk)),
-    }
-    form = gallery_of(response).find("input", name="show").parent
-    while form.tag != "form":
-        form = form.parent
-    assert form.attrs.get("method", "get").lower() == "get"
-    assert form.attrs["action"] == detail_url(dataset)
-
-
-def test_the_pane_counts_images_per_filter_and_label(client_user, console_bucket, gallery):
-    dataset, _, _ = gallery
-
-    response = client_user.get(detail_url(dataset))
-
-    assert {text: entry.count for text, entry in pane(response).items()} == {
-        "All images": 7,
-        "Labeled": 5,
-        "Unlabeled": 2,
-        "Errors": 2,
-        "echo": 4,
-        "echo-dot": 2,
-        "echo-show": 0,
-    }
-
-
-def test_the_statistics_count_images_labels_and_errors(client_user, console_bucket, gallery):
-    dataset, _, _ = gallery
-
-    response = client_user.get(f"{detail_url(dataset)}?show=errors")
-
-    assert numbers(response, "data-stat") == {"total": 7, "labeled": 5, "labels": 3, "errors": 2}
-    captions = {
-        node.find("strong").attrs["data-stat"]: node.text()
-        for node in gallery_of(response).find_all("div")
-        if node.find("strong") is not None and "data-stat" in node.find("strong").attrs and len(node.children) <= 3
-    }
-    assert captions == {
-        "total": "7 Total images",
-        "labeled": "5 Labeled images",
-        "labels": "3 Labels",
-        "errors": "2 Images with errors",
-    }
-
-
-def test_an_htmx_filter_request_answers_only_the_gallery(client_user, console_bucket, gallery):
-    dataset, _, _ = gallery
-
-    response = client_user.get(f"{detail_url(dataset)}?show=errors", headers=HTMX_GALLERY)
-
-    text = page_html(response)
-    top = [node for node in parse(text).children if not isinstance(node, str)]
-    assert [(node.tag, node.attrs.get("id")) for node in top] == [("div", "gallery")]
-    assert "<html" not in text
-    assert "Dataset ARN" not in text
-    assert file_names(response) == ["notes.png", "tiny.png"]
-
-
-def test_an_htmx_history_restore_gets_the_whole_page(client_user, console_bucket, gallery):
-    dataset, _, _ = gallery
-
-    response = client_user.get(
-        f"{detail_url(dataset)}?show=errors", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
-    )
-
-    assert "<html" in page_html(response)
-    assert file_names(response) == ["notes.png", "tiny.png"]
-
-
-def test_thumbnails_are_shown_through_presigned_urls(client_user, console_bucket, gallery):
-    dataset, _, images = gallery
-
-    response = client_user.get(detail_url(dataset))
-
-    text = page_html(response)
-    url = urlsplit(gallery_of(response).find("img", alt="echo-1.png").attrs["src"])
-    assert url.path == f"/{console_bucket.name}/{images['echo-1.png'].thumbnail_key}"
-    query = parse_qs(url.query)
-    assert "X-Amz-Signature" in query
-    assert 0 < int(query["X-Amz-Expires"][0]) <= 900
-    assert "Thumbnail pending…" in text
-    assert "No preview" in text
-
-
-def test_the_gallery_pages_by_50_with_next_and_previous(client_user, console_bucket, project):
-    dataset = DatasetFactory(project=project)
-    Image.objects.bulk_create(
-        [
-            Image(dataset=dataset, file_name=f"img-{n:03d}.png", source_ref=f"s3://b/f/img-{n:03d}.png", format="PNG")
-            for n in range(120)
-        ]
-    )
-    names = [f"img-{n:03d}.png" for n in range(120)]
-    url = detail_url(dataset)
-
-    first = client_user.get(url)
-    assert file_names(first) == names[:50]
-    assert pagination_link(first, "prev") is None
-    next_query = pagination_link(first, "next")
-    assert next_query.startswith("after=")
-
-    second = client_user.get(f"{url}?{next_query}")
-    assert file_names(second) == names[50:100]
-    third = client_user.get(f"{url}?{pagination_link(second, 'next')}")
-    assert file_names(third) == names[100:]
-    assert len(file_names(third)) == 20
-    assert pagination_link(third, "next") is None
-
-    back = client_user.get(f"{url}?{pagination_link(third, 'prev')}")
-    assert file_names(back) == names[50:100]
-    assert pagination_link(back, "next") is not None
-    start = client_user.get(f"{url}?{pagination_link(back, 'prev')}")
-    assert file_names(start) == names[:50]
-    assert pagination_link(start, "prev") is None
-    assert numbers(first, "data-stat")["total"] == 120
-    assert PAGE_SIZE == 50
-
-
-def test_pages_keep_the_filter(client_user, console_bucket, project):
-    dataset = DatasetFactory(project=project)
-    label = LabelFactory(dataset=dataset, name="echo")
-    images = Image.objects.bulk_create(
-        [
-            Image(
-                dataset=dataset,
-                file_name=f"img-{n:03d}.png",
-                source_ref=f"s3://b/f/img-{n:03d}.png",
-                is_labeled=n % 2 == 0,
-            )
-            for n in range(130)
-        ]
-    )
-    ImageLabel.objects.bulk_create([ImageLabel(image=img, label=label) for img in images if img.is_labeled])
-
-    first = client_user.get(f"{detail_url(dataset)}?label={label.pk}")
-    next_query = pagination_link(first, "next")
-    assert parse_qs(next_query)["label"] == [str(label.pk)]
-
-    second = client_user.get(f"{detail_url(dataset)}?{next_query}", headers=HTMX_GALLERY)
-    assert file_names(second) == [f"img-{n:03d}.png" for n in range(100, 130, 2)]
-    assert pagination_link(second, "next") is None
 
 
 # --- Image details --------------------------------------------------------------------------

@@ -13,9 +13,8 @@ from datasets.formats import ground_truth
 from datasets.models import Dataset, ImportJob, ImportReportItem, ManifestExport
 from tests.factories import DatasetFactory, ImageFactory, ImportJobFactory
 
-from .dom import control_for, parse
-from .support import wait_until
-from .test_operations import build_images, content, pets
+from ..dom import control_for, parse
+from ..support import build_images, content, pets, wait_until
 
 HTMX = {"HX-Request": "true"}
 
