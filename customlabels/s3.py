@@ -29,6 +29,8 @@ from botocore.exceptions import (
 )
 from django.conf import settings
 
+from .s3_names import bucket_name_valid
+
 LIST_PAGE_SIZE = 1000
 
 
@@ -73,9 +75,6 @@ class S3Object:
     etag: str
 
 
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
-
-
 def parse_location(value: str) -> S3Location:
     """Parse `s3://bucket/prefix` or `bucket/prefix` (trailing slash optional) into a folder.
 
@@ -93,7 +92,7 @@ def parse_location(value: str) -> S3Location:
     bucket, _, prefix = text.partition("/")
     if not bucket:
         raise S3LocationInvalid("The S3 folder location needs a bucket name, for example s3://bucket/folder/.")
-    if not _BUCKET_RE.match(bucket) or ".." in bucket:
+    if not bucket_name_valid(bucket):
         raise S3LocationInvalid(
             f"“{bucket}” is not a valid bucket name: use 3–63 lower-case letters, digits, dots and hyphens."
         )

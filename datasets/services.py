@@ -440,7 +440,7 @@ def images_thumbnails_make(*, image_ids: list[int]) -> int:
             thumb = _thumbnail_bytes(data)
         except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError):
             return image.pk, "", "The image is invalid: the file is truncated or corrupt and cannot be decoded."
-        thumb_key = f"thumbnails/{image.dataset_id}/{image.pk}.jpg"
+        thumb_key = rules.thumbnail_key(image.dataset_id, image.pk)
         s3.put_object(console, thumb_key, thumb, content_type="image/jpeg")
         return image.pk, thumb_key, ""
 
@@ -495,7 +495,7 @@ def dataset_thumbnails_delete(*, dataset_id: int) -> int:
     console = console_bucket_name()
     removed = 0
     # Its thumbnails and its prepared manifests; uploaded images (assets/) stay, as S3 sources do.
-    for prefix in (f"thumbnails/{dataset_id}/", f"exports/{dataset_id}/"):
+    for prefix in (rules.thumbnail_prefix(dataset_id), f"exports/{dataset_id}/"):
         for page in s3.list_pages(console, prefix):
             keys = [obj.key for obj in page]
             if keys:

@@ -18,16 +18,16 @@ Where a problem ends up:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+
+from customlabels.s3_names import MAX_KEY_BYTES, bucket_name_valid
 
 from ..errors import ErrorCode
 from ..rules import MAX_BOXES_PER_IMAGE, MAX_LABEL_LENGTH, box_too_small
 
 MAX_LINE_LENGTH = 100_000  # characters, without the line break
-MAX_KEY_BYTES = 1024  # the longest S3 object key
 
 CLASSIFICATION = "groundtruth/image-classification"
 DETECTION = "groundtruth/object-detection"
@@ -164,7 +164,6 @@ class Blank:
 # --- parsing -------------------------------------------------------------------------------
 
 _JSON_WHITESPACE = " \t\r\n"
-_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 
 
 def _reject_constant(name: str) -> None:
@@ -195,7 +194,7 @@ def source_ref_parse(value: object) -> tuple[str, str] | None:
     if not _is_text(value) or not value.startswith("s3://"):
         return None
     bucket, slash, key = value[len("s3://") :].partition("/")
-    if not key or not _BUCKET_RE.fullmatch(bucket) or ".." in bucket:
+    if not key or not bucket_name_valid(bucket):
         return None
     if len(key.encode("utf-8")) > MAX_KEY_BYTES:
         return None

@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from customlabels import s3
+from customlabels import s3, s3_names
 from customlabels.text import counted, was_were
 from projects.models import Project
 
@@ -51,7 +51,6 @@ MESSAGE_CREATED = "The dataset was successfully created from the manifest file."
 BLANK_LINE_REASON = "The line is blank."
 
 _SCHEME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://")
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ def manifest_location_parse(value: str) -> ManifestLocation:
     bucket, _, key = text.removeprefix("s3://").partition("/")
     if not bucket:
         raise _location_error(f"The .manifest file location needs a bucket name, {example}.")
-    if not _BUCKET_RE.match(bucket) or ".." in bucket:
+    if not s3_names.bucket_name_valid(bucket):
         raise _location_error(
             f"“{bucket}” is not a valid bucket name: use 3–63 lower-case letters, digits, dots and hyphens."
         )
@@ -87,7 +86,7 @@ def manifest_location_parse(value: str) -> ManifestLocation:
         raise _location_error(f"The .manifest file location needs the file's key after the bucket name, {example}.")
     if any(ch in key for ch in "\x00\r\n"):
         raise _location_error("The .manifest file location contains characters that are not allowed.")
-    if len(key.encode("utf-8")) > ground_truth.MAX_KEY_BYTES:
+    if len(key.encode("utf-8")) > s3_names.MAX_KEY_BYTES:
         raise _location_error("The .manifest file location is too long: an S3 key has at most 1,024 bytes.")
     return ManifestLocation(bucket=bucket, key=key)
 

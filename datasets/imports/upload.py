@@ -365,7 +365,7 @@ def _image_store(
         log.warning("Could not store the upload %s: %s", key, exc)
         raise _StoreFailed from exc
     fields = {"etag": etag[:128]}
-    thumb_key = f"thumbnails/{dataset.pk}/{image.pk}.jpg"
+    thumb_key = rules.thumbnail_key(dataset.pk, image.pk)
     try:
         s3.put_object(storage.bucket_name, thumb_key, item.thumbnail, content_type="image/jpeg")
     except s3.S3Error as exc:

@@ -8,13 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import CharField, Exists, OuterRef, Q, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models import Case, CharField, Exists, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from customlabels import s3
 
-from .. import services
+from .. import rules, services
 from ..models import Dataset, Image, ImportJob
 from .common import ID_BATCH, send_after_commit
 
@@ -119,10 +118,6 @@ def thumbnails_relocate_queue(*, job_id: int) -> None:
     )
 
 
-def _own_thumbnail_key(*, dataset_id: int, image_id: int) -> str:
-    return f"thumbnails/{dataset_id}/{image_id}.jpg"
-
-
 def images_thumbnails_relocate(*, job_id: int) -> int:
     """Give each image of the job that still needs a thumbnail one under its own dataset's prefix.
 
@@ -149,7 +144,7 @@ def images_thumbnails_relocate(*, job_id: int) -> int:
         if not batch:
             return copied
         last_id = batch[-1][0]
-        own = {pk: _own_thumbnail_key(dataset_id=ds, image_id=pk) for pk, ds, _ in batch}
+        own = {pk: rules.thumbnail_key(ds, pk) for pk, ds, _ in batch}
         to_copy = [(pk, key, own[pk]) for pk, _, key in batch if key and key != own[pk]]
         done = {pk for pk, _, key in batch if key and key == own[pk]}
         to_make = [pk for pk, _, key in batch if not key]
@@ -160,13 +155,7 @@ def images_thumbnails_relocate(*, job_id: int) -> int:
         to_make += [pk for (pk, _, _), ok in zip(to_copy, results, strict=True) if not ok]
         with transaction.atomic():
             Image.objects.filter(pk__in=done, needs_thumbnail=True).update(
-                thumbnail_key=Concat(
-                    Value("thumbnails/"),
-                    Cast("dataset_id", CharField()),
-                    Value("/"),
-                    Cast("id", CharField()),
-                    Value(".jpg"),
-                ),
+                thumbnail_key=Case(*(When(pk=pk, then=Value(own[pk])) for pk in done), output_field=CharField()),
                 needs_thumbnail=False,
             )
             Image.objects.filter(pk__in=to_make).update(thumbnail_key="", thumbnail_queued_at=timezone.now())
