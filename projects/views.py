@@ -2,13 +2,15 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from customlabels import s3
 
 from . import selectors, services
+from .confirm_delete import delete_page
 from .errors import ProjectError
-from .forms import ConfirmDeleteForm, ProjectCreateForm
+from .forms import ProjectCreateForm
 from .middleware import console_bucket_exempt
 
 PROJECTS_PER_PAGE = 20
@@ -65,16 +67,12 @@ def project_detail(request, pk):
 @require_http_methods(["GET", "POST"])
 def project_delete(request, pk):
     project = selectors.project_get(user=request.user, pk=pk)
-    form = ConfirmDeleteForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.project_delete(project=project)
-        except ProjectError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, f"Project {project.name} was deleted.")
-            return redirect("projects:list")
-    dataset_count = project.datasets.count()
-    return render(
-        request, "projects/project_delete.html", {"project": project, "form": form, "dataset_count": dataset_count}
+    return delete_page(
+        request,
+        context=lambda: {"project": project, "dataset_count": project.datasets.count()},
+        template="projects/project_delete.html",
+        delete=lambda: services.project_delete(project=project),
+        refused=ProjectError,
+        done=f"Project {project.name} was deleted.",
+        then=reverse("projects:list"),
     )

@@ -8,47 +8,31 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from customlabels import s3
 from projects import selectors as project_selectors
-from projects.forms import ConfirmDeleteForm
+from projects.confirm_delete import delete_page
 
-from .. import operations, selectors, services
+from .. import imports, selectors, services
 from ..errors import DatasetError
 from ..forms import DatasetCreateForm, S3FolderForm
-from ..imports import manifest as manifest_import
 from ..imports import recovery
-from ..imports import upload as uploads
 from ..models import Dataset
 from .gallery import example_bucket, gallery_render, progress_context
-
-
-def _check_folder(form) -> bool:
-    """Run the S3 checks the console does before creating anything; put problems at the field."""
-    try:
-        services.s3_folder_check(location=form.cleaned_data["s3_location"])
-    except (s3.S3Error, DatasetError) as exc:
-        form.add_error("s3_location", str(exc))
-        return False
-    return True
 
 
 def _dataset_create_from(form, project, user) -> Dataset | None:
     """Check the chosen image location and create the dataset from it; problems go on the form."""
     data = form.cleaned_data
-    name, location = data["name"], data["image_location"]
+    location = data["image_location"]
     try:
-        if location == DatasetCreateForm.S3:
-            if not _check_folder(form):
-                return None
-            return services.dataset_create_from_s3(
-                project=project, name=name, location=data["s3_location"], auto_label=data["auto_label"]
-            )
-        if location == DatasetCreateForm.UPLOAD:
-            return uploads.dataset_create_empty(project=project, name=name)
-        if location == DatasetCreateForm.MANIFEST:
-            manifest_import.manifest_check(location=data["manifest_location"])
-            return manifest_import.dataset_create_from_manifest(
-                project=project, name=name, location=data["manifest_location"]
-            )
-        return operations.dataset_create_copy(project=project, name=name, source=data["source_dataset"], user=user)
+        return imports.dataset_create(
+            project=project,
+            user=user,
+            name=data["name"],
+            source=location,
+            s3_location=data["s3_location"],
+            auto_label=data["auto_label"],
+            manifest_location=data["manifest_location"],
+            source_dataset=data["source_dataset"],
+        )
     except s3.S3Error as exc:
         form.add_error("manifest_location" if location == DatasetCreateForm.MANIFEST else "s3_location", str(exc))
     except DatasetError as exc:
@@ -83,11 +67,17 @@ def dataset_create(request, project_pk):
 def dataset_add_images(request, pk):
     dataset = selectors.dataset_get(user=request.user, pk=pk)
     form = S3FolderForm(request.POST if request.method == "POST" else None, example_bucket=example_bucket())
-    if request.method == "POST" and form.is_valid() and _check_folder(form):
+    if request.method == "POST" and form.is_valid():
         try:
-            services.dataset_add_images_from_s3(
-                dataset=dataset, location=form.cleaned_data["s3_location"], auto_label=form.cleaned_data["auto_label"]
+            imports.images_add(
+                dataset=dataset,
+                user=request.user,
+                source=imports.S3,
+                s3_location=form.cleaned_data["s3_location"],
+                auto_label=form.cleaned_data["auto_label"],
             )
+        except s3.S3Error as exc:
+            form.add_error("s3_location", str(exc))
         except DatasetError as exc:
             form.add_error(exc.field, str(exc))
         else:
@@ -125,6 +115,24 @@ def dataset_import_retry(request, pk):
     return redirect("datasets:detail", pk=dataset.pk)
 
 
+@require_http_methods(["GET", "POST"])
+def dataset_delete(request, pk):
+    dataset = selectors.dataset_get(user=request.user, pk=pk)
+    return delete_page(
+        request,
+        context=lambda: {
+            "dataset": dataset,
+            "project": dataset.project,
+            "stats": selectors.dataset_stats(dataset=dataset),
+        },
+        template="datasets/dataset_delete.html",
+        delete=lambda: services.dataset_delete(dataset=dataset),
+        refused=DatasetError,
+        done=f"Dataset {dataset.name} was deleted.",
+        then=reverse("projects:detail", args=[dataset.project_id]),
+    )
+
+
 @require_http_methods(["GET"])
 def image_detail(request, pk):
     image = selectors.image_get(user=request.user, pk=pk)
@@ -137,23 +145,3 @@ def image_detail(request, pk):
         "back_query": request.GET.get("back", ""),
     }
     return render(request, "datasets/image_detail.html", context)
-
-
-@require_http_methods(["GET", "POST"])
-def dataset_delete(request, pk):
-    dataset = selectors.dataset_get(user=request.user, pk=pk)
-    form = ConfirmDeleteForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.dataset_delete(dataset=dataset)
-        except DatasetError as exc:
-            form.add_error(None, str(exc))
-        else:
-            messages.success(request, f"Dataset {dataset.name} was deleted.")
-            return redirect("projects:detail", pk=dataset.project_id)
-    stats = selectors.dataset_stats(dataset=dataset)
-    return render(
-        request,
-        "datasets/dataset_delete.html",
-        {"dataset": dataset, "project": dataset.project, "form": form, "stats": stats},
-    )

@@ -1,5 +1,7 @@
 """Labeling mode: labels assigned to and removed from the selected images, undo, and the dataset's labels."""
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
@@ -29,19 +31,29 @@ def _labels_posted(request) -> list[int]:
     return [n for n in map(int_or_none, request.POST.getlist("assign_label")) if n is not None]
 
 
+def _save(request, change: Callable[[], str]) -> None:
+    """Run `change`, which saves and says what it saved; the user reads that, or why it was refused."""
+    try:
+        saved = change()
+    except DatasetError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Saved: {saved}.")
+
+
 def _selection_labels_change(request, pk, *, service, done: str):
     """Apply `service` (assign or remove) to the posted labels and selection; re-render the gallery."""
     dataset = selectors.dataset_get(user=request.user, pk=pk)
     images, ids, all_matching = _selection(request, dataset)
+
+    def change() -> str:
+        n = service(dataset=dataset, user=request.user, label_ids=_labels_posted(request), images=images)
+        return f"{counted(n, 'label assignment')} {done}"
+
     if not ids and not all_matching:
         messages.error(request, "Select one or more images first.")
     else:
-        try:
-            n = service(dataset=dataset, user=request.user, label_ids=_labels_posted(request), images=images)
-        except DatasetError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, f"Saved: {counted(n, 'label assignment')} {done}.")
+        _save(request, change)
     return gallery_render(request, dataset, selected=ids, all_matching=all_matching)
 
 
@@ -86,12 +98,12 @@ def labeling_undo(request, pk):
 @require_POST
 def label_add(request, pk):
     dataset = selectors.dataset_get(user=request.user, pk=pk)
-    try:
+
+    def add() -> str:
         label = labeling.label_add(dataset=dataset, user=request.user, name=request.POST.get("name", ""))
-    except DatasetError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Saved: label {label.name} added.")
+        return f"label {label.name} added"
+
+    _save(request, add)
     return gallery_render(request, dataset)
 
 
@@ -99,12 +111,12 @@ def label_add(request, pk):
 def label_rename(request, pk):
     label = selectors.label_get(user=request.user, pk=pk)
     old = label.name
-    try:
+
+    def rename() -> str:
         labeling.label_rename(label=label, user=request.user, name=request.POST.get("name", ""))
-    except DatasetError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Saved: label {old} renamed to {label.name}.")
+        return f"label {old} renamed to {label.name}"
+
+    _save(request, rename)
     return gallery_render(request, label.dataset)
 
 
