@@ -1,10 +1,13 @@
-"""The console's refusals: DatasetError for the user, ErrorCode for every code we store or answer.
+"""The console's refusals: DatasetError for the user, ErrorCode for every code we store or answer,
+and the manifest codes' messages.
 
-Pure: no Django, so the formats and rules can use it. An ErrorCode is a str, so it compares equal
+Pure: no Django, so the formats can use it. An ErrorCode is a str, so it compares equal
 to the code as stored in the database and written in manifests.
 """
 
 from enum import StrEnum
+
+from .rules import MAX_LABEL_LENGTH
 
 
 class DatasetError(Exception):
@@ -59,3 +62,40 @@ class ErrorCode(StrEnum):
     STORE_FAILED = "STORE_FAILED"
     # The code Rekognition's API gives a request it refuses as malformed.
     INVALID_PARAMETER = "InvalidParameterException"
+
+
+# The messages of the manifest codes, word for word as spec §5.5 gives them; "{}" is the label
+# attribute's name. The docs give none for the length and duplicate lines (list B's wording is
+# used) nor for the label name length. Other codes' sentences say what was wrong with the value.
+MESSAGES: dict[ErrorCode, str] = {
+    ErrorCode.ERROR_JSON_LINE_TOO_LONG: "The length of a JSON line is too long. The maximum length is 100,000 characters.",
+    ErrorCode.ERROR_DUPLICATE_SOURCE_REF: (
+        "The value of a source-ref field appears more than once. An image can only be referenced once in a dataset."
+    ),
+    ErrorCode.ERROR_MISSING_SOURCE_REF: "The source-ref key is missing.",
+    ErrorCode.ERROR_INVALID_SOURCE_REF_FORMAT: "The format of the source-ref value is invalid.",
+    ErrorCode.ERROR_INVALID_JSON_LINE: "The JSON Line has an invalid format.",
+    ErrorCode.ERROR_NO_LABEL_ATTRIBUTES: "No label attributes found.",
+    ErrorCode.ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT: "The format of the label attribute {} is invalid.",
+    ErrorCode.ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT: "The format of the label attribute metadata is invalid.",
+    ErrorCode.ERROR_NO_VALID_LABEL_ATTRIBUTES: "No valid label attributes found.",
+    ErrorCode.ERROR_MISSING_BOUNDING_BOX_CONFIDENCE: "One or more bounding boxes has a missing confidence value.",
+    ErrorCode.ERROR_MISSING_CLASS_MAP_ID: "One of more class ids is missing from the class map.",
+    ErrorCode.ERROR_INVALID_BOUNDING_BOX: "The bounding box has off frame values.",
+    ErrorCode.ERROR_BOUNDING_BOX_TOO_SMALL: "The height and width of the bounding box is too small.",
+    ErrorCode.ERROR_TOO_MANY_BOUNDING_BOXES: "There are more bounding boxes than the allowed maximum.",
+    ErrorCode.ERROR_NO_VALID_ANNOTATIONS: "No valid annotations found.",
+    ErrorCode.ERROR_UNSUPPORTED_USE_CASE_TYPE: (
+        "The use case type of the {}-metadata label attribute metadata is unsupported. Check the type field."
+    ),
+    ErrorCode.ERROR_INVALID_LABEL_NAME_LENGTH: f"The label name is too long. The maximum length is {MAX_LABEL_LENGTH} characters.",
+    ErrorCode.WARNING_UNANNOTATED_RECORD: "Record is unannotated.",
+    ErrorCode.WARNING_NO_ANNOTATIONS: "No annotations were found.",
+    ErrorCode.WARNING_NO_ATTRIBUTE_ANNOTATIONS: "No attribute annotations were found.",
+    ErrorCode.ERROR_EMPTY_MANIFEST: "The manifest file is empty.",
+    ErrorCode.ERROR_MANIFEST_SIZE_TOO_LARGE: "The manifest file size exceeds the maximum supported size.",
+    ErrorCode.ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM: "The manifest file has too many rows.",
+    ErrorCode.ERROR_MANIFEST_TOO_MANY_LABELS: "The manifest file has too many labels.",
+    ErrorCode.ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS: "The manifest file contains images from multiple S3 buckets.",
+    ErrorCode.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST: "The manifest file contains too many invalid rows.",
+}

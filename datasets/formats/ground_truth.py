@@ -24,7 +24,7 @@ from datetime import datetime
 
 from customlabels.s3_names import MAX_KEY_BYTES, bucket_name_valid
 
-from ..errors import ErrorCode
+from ..errors import MESSAGES, ErrorCode
 from ..rules import MAX_BOXES_PER_IMAGE, MAX_LABEL_LENGTH, box_too_small
 
 MAX_LINE_LENGTH = 100_000  # characters, without the line break
@@ -36,41 +36,6 @@ METADATA_SUFFIX = "-metadata"
 # Keys the service adds to a line. They are never label attributes, and neither is "cl", whose
 # "-metadata" key would be the service's own.
 SERVICE_KEYS = frozenset({"source-ref", "cl-metadata", "cl-errors", "errors", "warnings"})
-
-# The messages of spec §5.5, word for word; "{}" is the label attribute's name. The docs give none
-# for the length and duplicate lines (list B's wording is used) nor for the label name length.
-MESSAGES = {
-    ErrorCode.ERROR_JSON_LINE_TOO_LONG: "The length of a JSON line is too long. The maximum length is 100,000 characters.",
-    ErrorCode.ERROR_DUPLICATE_SOURCE_REF: (
-        "The value of a source-ref field appears more than once. An image can only be referenced once in a dataset."
-    ),
-    ErrorCode.ERROR_MISSING_SOURCE_REF: "The source-ref key is missing.",
-    ErrorCode.ERROR_INVALID_SOURCE_REF_FORMAT: "The format of the source-ref value is invalid.",
-    ErrorCode.ERROR_INVALID_JSON_LINE: "The JSON Line has an invalid format.",
-    ErrorCode.ERROR_NO_LABEL_ATTRIBUTES: "No label attributes found.",
-    ErrorCode.ERROR_INVALID_LABEL_ATTRIBUTE_FORMAT: "The format of the label attribute {} is invalid.",
-    ErrorCode.ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT: "The format of the label attribute metadata is invalid.",
-    ErrorCode.ERROR_NO_VALID_LABEL_ATTRIBUTES: "No valid label attributes found.",
-    ErrorCode.ERROR_MISSING_BOUNDING_BOX_CONFIDENCE: "One or more bounding boxes has a missing confidence value.",
-    ErrorCode.ERROR_MISSING_CLASS_MAP_ID: "One of more class ids is missing from the class map.",
-    ErrorCode.ERROR_INVALID_BOUNDING_BOX: "The bounding box has off frame values.",
-    ErrorCode.ERROR_BOUNDING_BOX_TOO_SMALL: "The height and width of the bounding box is too small.",
-    ErrorCode.ERROR_TOO_MANY_BOUNDING_BOXES: "There are more bounding boxes than the allowed maximum.",
-    ErrorCode.ERROR_NO_VALID_ANNOTATIONS: "No valid annotations found.",
-    ErrorCode.ERROR_UNSUPPORTED_USE_CASE_TYPE: (
-        "The use case type of the {}-metadata label attribute metadata is unsupported. Check the type field."
-    ),
-    ErrorCode.ERROR_INVALID_LABEL_NAME_LENGTH: f"The label name is too long. The maximum length is {MAX_LABEL_LENGTH} characters.",
-    ErrorCode.WARNING_UNANNOTATED_RECORD: "Record is unannotated.",
-    ErrorCode.WARNING_NO_ANNOTATIONS: "No annotations were found.",
-    ErrorCode.WARNING_NO_ATTRIBUTE_ANNOTATIONS: "No attribute annotations were found.",
-    ErrorCode.ERROR_EMPTY_MANIFEST: "The manifest file is empty.",
-    ErrorCode.ERROR_MANIFEST_SIZE_TOO_LARGE: "The manifest file size exceeds the maximum supported size.",
-    ErrorCode.ERROR_MANIFEST_ROWS_EXCEEDS_MAXIMUM: "The manifest file has too many rows.",
-    ErrorCode.ERROR_MANIFEST_TOO_MANY_LABELS: "The manifest file has too many labels.",
-    ErrorCode.ERROR_IMAGES_IN_MULTIPLE_S3_BUCKETS: "The manifest file contains images from multiple S3 buckets.",
-    ErrorCode.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST: "The manifest file contains too many invalid rows.",
-}
 
 # The errors that stop a line's validation, in the order of precedence of §5.5 (the three before
 # them in that list drop the line here).

@@ -34,7 +34,7 @@ from customlabels.text import counted, was_were
 from projects.models import Project
 
 from .. import rules, services
-from ..errors import DatasetError, ErrorCode
+from ..errors import MESSAGES, DatasetError, ErrorCode
 from ..formats import ground_truth, ground_truth_file
 from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, ImportJob, ImportReportItem, Label
 
@@ -358,7 +358,7 @@ def _image_of(item: dict, header: dict) -> tuple[dict, list[tuple[str, int, int,
         fitted = None if errors else _box_fit(box, size=item["size"], width=header["width"], height=header["height"])
         if not errors and fitted is None:
             code = ErrorCode.ERROR_BOUNDING_BOX_TOO_SMALL
-            errors = [[code, ground_truth.MESSAGES[code]]]
+            errors = [[code, MESSAGES[code]]]
         problems += [{"code": code, "message": message, "level": "error", "box": n} for code, message in errors]
         if fitted is not None:
             boxes.append((box[0], *fitted))
@@ -499,11 +499,9 @@ def manifest_finish_if_done(*, job_id: int) -> bool:
         invalid_images = _invalid_images(job)
         if (invalid_lines + invalid_images) * 100 > job.found * rules.MAX_INVALID_PERCENT:
             _inserted_remove(job)
-            services.import_fail(
-                job_id=job.pk, message=ground_truth.MESSAGES[ErrorCode.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST]
-            )
+            services.import_fail(job_id=job.pk, message=MESSAGES[ErrorCode.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST])
             ImportJob.objects.filter(pk=job.pk).update(
-                message=f"{ground_truth.MESSAGES[ErrorCode.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST]} "
+                message=f"{MESSAGES[ErrorCode.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST]} "
                 f"{invalid_lines + invalid_images:,} of {counted(job.found, 'line')} are invalid, more than "
                 f"{rules.MAX_INVALID_PERCENT}%: {invalid_lines} in the file and {invalid_images} "
                 "whose image is missing or invalid. No image was imported."

@@ -4,9 +4,8 @@ import json
 
 import pytest
 
-from datasets.errors import ErrorCode
+from datasets.errors import MESSAGES, ErrorCode
 from datasets.formats.ground_truth import (
-    MESSAGES,
     Dropped,
     EntryError,
     ManifestBox,

@@ -5,9 +5,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from datasets.errors import ErrorCode
+from datasets.errors import MESSAGES, ErrorCode
 from datasets.formats.ground_truth import (
-    MESSAGES,
     Blank,
     Dropped,
     EntryError,

@@ -5,9 +5,8 @@ import json
 import pytest
 from hypothesis import given
 
-from datasets.errors import ErrorCode
+from datasets.errors import MESSAGES, ErrorCode
 from datasets.formats.ground_truth import (
-    MESSAGES,
     STOPPING_ERROR_CODES,
     Blank,
     Dropped,

@@ -11,9 +11,8 @@ from django.db import transaction
 
 from customlabels import s3 as s3_module
 from datasets import selectors
-from datasets.errors import DatasetError, ErrorCode
+from datasets.errors import MESSAGES, DatasetError, ErrorCode
 from datasets.formats import ground_truth_file
-from datasets.formats.ground_truth import MESSAGES
 from datasets.imports import manifest as manifest_import
 from datasets.imports.manifest import ManifestLocation, manifest_check, manifest_location_parse
 from datasets.models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, ImportJob, Label
