@@ -16,8 +16,8 @@ from PIL import Image as PILImage
 from PIL import PngImagePlugin
 
 from datasets import services
-from datasets.models import BoundingBox, Dataset, Image, ImageLabel, Label
-from tests.factories import ImageFactory
+from datasets.models import BoundingBox, Dataset, Image, ImageLabel, ImportJob, Label
+from tests.factories import DatasetFactory, ImageFactory, ImportJobFactory
 
 from .dom import Node, parse
 
@@ -180,6 +180,19 @@ def detail_url(dataset) -> str:
 # --- Building datasets as the services leave them ----------------------------------------------
 
 
+def failed_dataset(*, owner) -> Dataset:
+    """A dataset named broken whose creation failed: S3 stopped during its import, which can be retried."""
+    dataset = DatasetFactory(
+        project__owner=owner,
+        name="broken",
+        status=Dataset.Status.CREATE_FAILED,
+        status_message="S3 could not be reached.",
+        status_message_code=Dataset.StatusMessageCode.SERVICE_ERROR,
+    )
+    ImportJobFactory(dataset=dataset, status=ImportJob.Status.FAILED, message="S3 could not be reached.")
+    return dataset
+
+
 def build_images(dataset: Dataset, specs: list[dict]) -> dict[str, Image]:
     """Images as the services leave them. Each spec: key, and optionally labels (image-level), boxes
     ((label, left, top, width, height)), any Image field. Labels are made by name."""
@@ -269,3 +282,62 @@ def post_files(client, dataset, files, *, fields=None, headers=JSON, query="", *
     body, content_type = multipart(files, fields)
     url = reverse("datasets:upload", args=[dataset.pk]) + query
     return client.post(url, body, content_type=content_type, **headers, **kwargs)
+
+
+# --- Datasets for copy, split and export -------------------------------------------------------
+
+
+def put_thumbnail(s3, console_bucket, image: Image) -> str:
+    """A thumbnail in the console bucket where the thumbnail task puts it, recorded on the image."""
+    key = f"thumbnails/{image.dataset_id}/{image.pk}.jpg"
+    s3.put_object(Bucket=console_bucket.name, Key=key, Body=jpeg_bytes(64, 48), ContentType="image/jpeg")
+    Image.objects.filter(pk=image.pk).update(thumbnail_key=key, needs_thumbnail=False)
+    return key
+
+
+def keys_under(s3, bucket: str, prefix: str) -> set[str]:
+    return {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])}
+
+
+def settled(dataset: Dataset, status: str) -> Dataset:
+    """Wait for the worker to bring the dataset to `status` with every thumbnail made or copied."""
+
+    def done():
+        dataset.refresh_from_db()
+        return dataset.status == status and not Image.objects.filter(dataset=dataset, needs_thumbnail=True).exists()
+
+    wait_until(done, timeout=60, what=f"{dataset.name} to reach {status} with its thumbnails")
+    return dataset
+
+
+BOX_PROBLEM = {"code": "ERROR_INVALID_BOUNDING_BOX", "message": "The bounding box is invalid.", "level": "error"}
+INVALID_IMAGE = (
+    "ERROR_INVALID_IMAGE",
+    "The image is invalid: it is 32×32 pixels; each side must be 64 to 4096 pixels.",
+)
+
+
+def flowers(dataset: Dataset) -> dict[str, Image]:
+    """Image-level labels, boxes, a box error, an unusable image and an unlabeled one."""
+    return build_images(
+        dataset,
+        [
+            {"key": "roses/rose-1.jpg", "labels": ["rose"], "boxes": [("rose", 10, 20, 100, 80)]},
+            {"key": "roses/rose-2.jpg", "labels": ["rose", "red"], "width": 800, "height": 600},
+            {
+                "key": "tulips/tulip-1.jpg",
+                "boxes": [("tulip", 5, 5, 50, 60), ("tulip", 300, 200, 40, 40)],
+                "problems": [{**BOX_PROBLEM, "box": 1}],
+            },
+            {
+                "key": "tiny.png",
+                "format": "PNG",
+                "width": 32,
+                "height": 32,
+                "error_code": INVALID_IMAGE[0],
+                "error_message": INVALID_IMAGE[1],
+                "problems": [{"code": INVALID_IMAGE[0], "message": INVALID_IMAGE[1], "level": "error"}],
+            },
+            {"key": "meadow.jpg"},
+        ],
+    )

@@ -5,7 +5,8 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from datasets.models import Dataset, ImportJob, ImportReportItem
+from datasets.models import Dataset, ImportReportItem
+from tests.datasets.support import failed_dataset
 from tests.factories import (
     PASSWORD,
     BoundingBoxFactory,
@@ -69,14 +70,7 @@ def test_after_a_finished_import_the_first_image_is_in_view_beside_a_one_line_su
 def test_a_failed_dataset_offers_retry_import_and_delete_dataset_and_nothing_that_cannot_succeed(
     page, login, user, console_bucket
 ):
-    dataset = DatasetFactory(
-        project__owner=user,
-        name="broken",
-        status=Dataset.Status.CREATE_FAILED,
-        status_message="S3 could not be reached.",
-        status_message_code=Dataset.StatusMessageCode.SERVICE_ERROR,
-    )
-    ImportJobFactory(dataset=dataset, status=ImportJob.Status.FAILED, message="S3 could not be reached.")
+    dataset = failed_dataset(owner=user)
     page.set_viewport_size(VIEWPORT)
     login(page, user)
     page.goto(reverse("datasets:detail", args=[dataset.pk]))

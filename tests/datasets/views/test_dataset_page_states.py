@@ -9,7 +9,7 @@ from datasets.models import Dataset, Image, ImportJob, ImportReportItem, Manifes
 from tests.factories import DatasetFactory, ImageFactory, ImportJobFactory, LabelFactory
 
 from ..dom import parse
-from ..support import HTML, png_bytes, post_files
+from ..support import HTML, failed_dataset, png_bytes, post_files
 
 pytestmark = pytest.mark.django_db
 
@@ -40,14 +40,7 @@ def imported(user, console_bucket):
 @pytest.fixture
 def failed(user, console_bucket):
     """A dataset whose creation failed: S3 stopped during its import, which can be retried."""
-    dataset = DatasetFactory(
-        project__owner=user,
-        name="broken",
-        status=Dataset.Status.CREATE_FAILED,
-        status_message="S3 could not be reached.",
-        status_message_code=Dataset.StatusMessageCode.SERVICE_ERROR,
-    )
-    ImportJobFactory(dataset=dataset, status=ImportJob.Status.FAILED, message="S3 could not be reached.")
+    dataset = failed_dataset(owner=user)
     ImageFactory(dataset=dataset, file_name="first.png")
     LabelFactory(dataset=dataset, name="echo")
     return dataset

@@ -21,6 +21,16 @@ def images(dataset):
     return [ImageFactory(dataset=dataset, file_name=f"img-{i:02}.jpg", width=640, height=480) for i in range(6)]
 
 
+@pytest.fixture
+def echo(dataset, images):
+    """The label echo on two images, and on a bounding box of a third."""
+    label = LabelFactory(dataset=dataset, name="echo")
+    ImageLabelFactory(image=images[0], label=label)
+    ImageLabelFactory(image=images[1], label=label)
+    BoundingBoxFactory(image=images[2], label=label, left=1, top=1, width=10, height=10)
+    return label
+
+
 def url(name, *args, query=""):
     return reverse(f"datasets:{name}", args=args) + (f"?{query}" if query else "")
 
@@ -127,11 +137,7 @@ def test_add_rename_and_the_duplicate_error_show_in_the_gallery(client_user, dat
     assert Label.objects.get(dataset=dataset).name == "amazon echo"
 
 
-def test_removing_a_label_asks_first_and_says_what_it_removes(client_user, dataset, images):
-    echo = LabelFactory(dataset=dataset, name="echo")
-    ImageLabelFactory(image=images[0], label=echo)
-    ImageLabelFactory(image=images[1], label=echo)
-    BoundingBoxFactory(image=images[2], label=echo, left=1, top=1, width=10, height=10)
+def test_removing_a_label_asks_first_and_says_what_it_removes(client_user, dataset, echo):
     page = client_user.get(url("label_remove", echo.pk)).content.decode()
     assert "<strong>2</strong> images" in page and "<strong>1</strong> bounding box" in page
     response = client_user.post(url("label_remove", echo.pk))
@@ -176,11 +182,7 @@ def test_filters_combine_in_the_url(client_user, dataset, images):
     assert shown("show=unlabeled") == ["img-03.jpg", "img-04.jpg", "img-05.jpg"]
 
 
-def test_the_label_pane_shows_image_and_box_counts_and_the_chart(client_user, dataset, images):
-    echo = LabelFactory(dataset=dataset, name="echo")
-    ImageLabelFactory(image=images[0], label=echo)
-    ImageLabelFactory(image=images[1], label=echo)
-    BoundingBoxFactory(image=images[2], label=echo, left=1, top=1, width=10, height=10)
+def test_the_label_pane_shows_image_and_box_counts_and_the_chart(client_user, dataset, echo):
     html = client_user.get(url("detail", dataset.pk)).content.decode()
     assert 'title="3 images, 1 bounding boxes"' in html  # a box with the label counts its image
     assert "Label distribution" in html and 'aria-label="Images per label"' in html
