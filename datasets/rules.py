@@ -180,6 +180,11 @@ def box_too_small(*, width: int, height: int, image_width: int, image_height: in
     return width <= 1 or height <= 1
 
 
+def too_many_invalid(*, invalid: int, total: int) -> bool:
+    """Whether more than MAX_INVALID_PERCENT of the lines are invalid; exactly a fifth is still accepted."""
+    return invalid * 100 > total * MAX_INVALID_PERCENT
+
+
 def thumbnail_prefix(dataset_id: int) -> str:
     """Where a dataset's thumbnails are kept in the console bucket; deleting the dataset removes the prefix."""
     return f"thumbnails/{dataset_id}/"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ErrorCode
-from ..rules import MAX_INVALID_PERCENT
+from ..rules import too_many_invalid
 from .ground_truth import Blank, Dropped, EntryError, ManifestEntry, parse_line
 
 MAX_LINES = 250_000
@@ -93,8 +93,7 @@ class ManifestValidator:
         error = self.error
         if error is None and self.total_lines == 0:
             error = EntryError.of(ErrorCode.ERROR_EMPTY_MANIFEST)
-        # "More than 20%": exactly a fifth of the lines invalid is still accepted.
-        if error is None and self.invalid_lines * 100 > self.total_lines * MAX_INVALID_PERCENT:
+        if error is None and too_many_invalid(invalid=self.invalid_lines, total=self.total_lines):
             error = EntryError.of(ErrorCode.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST)
         return FileVerdict(
             error=error,

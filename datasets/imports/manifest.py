@@ -497,7 +497,7 @@ def manifest_finish_if_done(*, job_id: int) -> bool:
             return False
         invalid_lines = job.parameters.get("invalid_lines", 0)
         invalid_images = _invalid_images(job)
-        if (invalid_lines + invalid_images) * 100 > job.found * rules.MAX_INVALID_PERCENT:
+        if rules.too_many_invalid(invalid=invalid_lines + invalid_images, total=job.found):
             _inserted_remove(job)
             services.import_fail(job_id=job.pk, message=MESSAGES[ErrorCode.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST])
             ImportJob.objects.filter(pk=job.pk).update(

@@ -15,6 +15,7 @@ from datasets.rules import (
     image_limits_error,
     thumbnail_key,
     thumbnail_prefix,
+    too_many_invalid,
 )
 
 from .support import jpeg_bytes, png_bytes, png_declaring, truncated_jpeg_bytes
@@ -329,3 +330,10 @@ def test_an_images_thumbnail_is_kept_under_its_datasets_prefix():
     assert thumbnail_key(7, 42) == "thumbnails/7/42.jpg"
     assert thumbnail_key(7, 42).startswith(thumbnail_prefix(7))
     assert not thumbnail_key(70, 42).startswith(thumbnail_prefix(7))
+
+
+def test_more_than_a_fifth_of_lines_invalid_is_too_many_and_exactly_a_fifth_is_not():
+    assert not too_many_invalid(invalid=20, total=100)
+    assert too_many_invalid(invalid=21, total=100)
+    assert not too_many_invalid(invalid=1, total=5) and too_many_invalid(invalid=1, total=4)
+    assert too_many_invalid(invalid=1, total=1) and not too_many_invalid(invalid=0, total=0)
