@@ -39,6 +39,19 @@ def image(dataset):
     return ImageFactory(dataset=dataset, width=640, height=480, source_ref="s3://source-bucket/devices/echo-1.jpg")
 
 
+def echo_box(echo, left, top, width, height, *, id=0) -> dict:
+    """A box of the label echo as the endpoints answer it."""
+    return {
+        "id": id,
+        "label": echo.pk,
+        "label_name": "echo",
+        "left": left,
+        "top": top,
+        "width": width,
+        "height": height,
+    }
+
+
 def boxes_url(image) -> str:
     return reverse("datasets:image_boxes", args=[image.pk])
 
@@ -70,15 +83,7 @@ def test_drawing_a_box_saves_it_in_image_pixels_and_answers_with_it(client_user,
 
     assert response.status_code == 201
     box = image.boxes.get()
-    assert response.json() == {
-        "id": box.pk,
-        "label": echo.pk,
-        "label_name": "echo",
-        "left": 100,
-        "top": 80,
-        "width": 200,
-        "height": 160,
-    }
+    assert response.json() == echo_box(echo, 100, 80, 200, 160, id=box.pk)
     assert Image.objects.get(pk=image.pk).is_labeled
 
 
@@ -88,15 +93,7 @@ def test_a_box_can_be_posted_as_a_form_with_fractional_pixels(client_user, image
     )
 
     assert response.status_code == 201
-    assert response.json() | {"id": 0} == {
-        "id": 0,
-        "label": echo.pk,
-        "label_name": "echo",
-        "left": 10,
-        "top": 21,
-        "width": 51,
-        "height": 30,
-    }
+    assert response.json() | {"id": 0} == echo_box(echo, 10, 21, 51, 30)
 
 
 def test_a_box_past_the_edges_is_kept_inside_the_image(client_user, image, echo):
@@ -137,15 +134,7 @@ def test_moving_a_box_keeps_its_size_and_stays_inside_the_image(client_user, ima
 
     assert response.status_code == 200
     # Clamped by the right edge: the part past it is cut off, as the service does.
-    assert response.json() | {"id": 0} == {
-        "id": 0,
-        "label": echo.pk,
-        "label_name": "echo",
-        "left": 600,
-        "top": 30,
-        "width": 40,
-        "height": 80,
-    }
+    assert response.json() | {"id": 0} == echo_box(echo, 600, 30, 40, 80)
     box.refresh_from_db()
     assert (box.left, box.top, box.width, box.height) == (600, 30, 40, 80)
 
