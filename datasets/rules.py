@@ -1,4 +1,6 @@
-"""Pure rules of the console: which S3 keys are images, which label a key gets, image limits.
+"""Pure rules of the console: which S3 keys are images, which label a key gets, image headers,
+every limit on images, labels and boxes (a manifest file's own limits are in formats/), and where
+thumbnails are kept.
 
 Plain values in, plain values out, so each rule is testable on its own (spec §3.2 and §4).
 """
@@ -11,7 +13,7 @@ from enum import Enum
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 # How much of an object the import reads to learn its format and size. PNG needs 33 bytes; a
-# JPEG's frame header usually sits within the first few KB, after EXIF. See image_header_read.
+# JPEG's frame header usually sits within the first few KB, after EXIF. See imports/headers.py.
 HEADER_BYTES = 16 * 1024
 HEADER_BYTES_MAX = 1024 * 1024
 
