@@ -1,9 +1,34 @@
+import logging
 import os
+from collections.abc import Callable
 
 from celery import Celery
+from django.db import transaction
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "customlabels.settings")
 
 app = Celery("customlabels")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+log = logging.getLogger(__name__)
+
+
+def send_after_commit(task_name: str, *args, on_error: Callable[[], None] | None = None, queue: str | None = None):
+    """Queue the task named `task_name` once the current transaction commits, so a worker never
+    looks for rows that are not there yet. If the broker is unreachable, `on_error` records that
+    where the user sees it; without one the error propagates.
+
+    By name, so the modules that queue work need not import the tasks that call them back.
+    """
+
+    def send():
+        try:
+            app.signature(task_name, args=args).apply_async(queue=queue)
+        except Exception:  # kombu raises several classes for an unreachable broker
+            log.exception("Could not queue %s", task_name)
+            if on_error is None:
+                raise
+            on_error()
+
+    transaction.on_commit(send)

@@ -1,4 +1,6 @@
-"""Celery tasks: load by id, call a service, return. Retries and failure handling live here."""
+"""Celery tasks: load by id, call one function of imports/ or operations/, return. Retries and
+failure handling live here. Nothing imports this module back: work is queued by task name
+(customlabels.celery.send_after_commit), so the names below are part of the queue's contract."""
 
 import logging
 
@@ -8,9 +10,10 @@ from django.db import OperationalError
 
 from customlabels import s3
 
-from . import services
-from .imports import manifest as manifest_import
-from .models import Dataset, ImportChunk, ImportJob
+from .errors import DatasetError
+from .imports import copy, jobs, manifest, recovery, s3_folder, split
+from .models import Dataset, ImportChunk
+from .operations import export, thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +28,8 @@ RETRY = {
 
 
 class ImportTask(Task):
-    """When an import step gives up, the dataset shows CREATE_FAILED with the reason instead of hanging."""
+    """When an import step gives up, the dataset shows CREATE_FAILED with the reason instead of hanging
+    (and a split's training dataset UPDATE_FAILED: see jobs.job_fail)."""
 
     acks_late = True
     reject_on_worker_lost = True
@@ -47,7 +51,7 @@ class ImportTask(Task):
         else:
             log.error("Import task %s failed", self.name, exc_info=einfo.exc_info if einfo else None)
             message, code = "The import failed because of an internal error.", Dataset.StatusMessageCode.SERVICE_ERROR
-        services.import_fail(job_id=job_id, message=message, code=code)
+        jobs.job_fail(job_id=job_id, message=message, code=code)
 
 
 def _job_of_chunk(chunk_id: int) -> int | None:
@@ -61,25 +65,57 @@ class ChunkTask(ImportTask):
 
 @shared_task(base=ImportTask, **RETRY)
 def import_list_task(job_id: int) -> None:
-    if services.import_list(job_id=job_id):
+    if s3_folder.import_list(job_id=job_id):
         import_finished(job_id)
 
 
 @shared_task(base=ChunkTask, **RETRY)
 def import_chunk_task(chunk_id: int) -> None:
-    services.import_chunk(chunk_id=chunk_id)
+    s3_folder.import_chunk(chunk_id=chunk_id)
+    _finish_if_done(chunk_id, s3_folder.import_finish_if_done)
+
+
+@shared_task(base=ImportTask, **RETRY)
+def manifest_read_task(job_id: int) -> None:
+    if manifest.manifest_read(job_id=job_id):
+        import_finished(job_id)
+
+
+@shared_task(base=ChunkTask, **RETRY)
+def manifest_chunk_task(chunk_id: int) -> None:
+    manifest.manifest_chunk(chunk_id=chunk_id)
+    _finish_if_done(chunk_id, manifest.manifest_finish_if_done)
+
+
+def _finish_if_done(chunk_id: int, finish_if_done) -> None:
+    """After a chunk: complete its import if it was the last, then what follows a finished import."""
     job_id = _job_of_chunk(chunk_id)
-    if job_id and services.import_finish_if_done(job_id=job_id):
+    if job_id and finish_if_done(job_id=job_id):
         import_finished(job_id)
 
 
 def import_finished(job_id: int) -> None:
     """What follows a finished import: fresh planner statistics if it was large, then the thumbnails
     of its dataset, its own images' and any an earlier import left without one."""
-    from .operations.thumbnails import import_thumbnails_queue
+    jobs.import_statistics_refresh(job_id=job_id)
+    thumbnails.import_thumbnails_queue(job_id=job_id)
 
-    services.import_statistics_refresh(job_id=job_id)
-    import_thumbnails_queue(job_id=job_id)
+
+@shared_task(base=ImportTask, **RETRY)
+def dataset_copy_task(job_id: int) -> None:
+    if copy.dataset_copy(job_id=job_id):
+        jobs.import_statistics_refresh(job_id=job_id)
+
+
+@shared_task(base=ImportTask, **RETRY)
+def dataset_split_task(job_id: int) -> None:
+    split.dataset_split_run(job_id=job_id)
+
+
+@shared_task(ignore_result=True)
+def imports_stalled_fail_task() -> None:
+    """Run by Celery beat (CELERY_BEAT_SCHEDULE) every IMPORT_STALL_CHECK_SECONDS."""
+    recovery.imports_stalled_fail()
 
 
 class ThumbnailTask(Task):
@@ -93,85 +129,12 @@ class ThumbnailTask(Task):
         message = (
             str(exc) if isinstance(exc, s3.S3Error) else "Thumbnails could not be made because of an internal error."
         )
-        services.images_thumbnails_failed(image_ids=image_ids, message=message)
+        thumbnails.images_thumbnails_failed(image_ids=image_ids, message=message)
 
 
 @shared_task(base=ThumbnailTask, **RETRY)
 def image_thumbnails_task(image_ids: list[int]) -> None:
-    services.images_thumbnails_make(image_ids=image_ids)
-
-
-@shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)
-def dataset_thumbnails_delete_task(dataset_id: int) -> None:
-    services.dataset_thumbnails_delete(dataset_id=dataset_id)
-
-
-def import_start_task_for(source: str):
-    """The task that starts an import of this source: what a submit and "Retry import" queue."""
-    starts = {
-        ImportJob.Source.S3_FOLDER: import_list_task,
-        ImportJob.Source.MANIFEST: manifest_read_task,
-        ImportJob.Source.COPY: dataset_copy_task,
-    }
-    return starts[source]
-
-
-@shared_task(ignore_result=True)
-def imports_stalled_fail_task() -> None:
-    """Run by Celery beat (CELERY_BEAT_SCHEDULE) every IMPORT_STALL_CHECK_SECONDS."""
-    from .imports import recovery
-
-    recovery.imports_stalled_fail()
-
-
-@shared_task(ignore_result=True)
-def thumbnails_sweep_task() -> None:
-    """Run by Celery beat (CELERY_BEAT_SCHEDULE) every THUMBNAIL_SWEEP_SECONDS."""
-    from .operations.thumbnails import thumbnails_sweep
-
-    thumbnails_sweep()
-
-
-@shared_task(base=ImportTask, **RETRY)
-def manifest_read_task(job_id: int) -> None:
-    if manifest_import.manifest_read(job_id=job_id):
-        import_finished(job_id)
-
-
-@shared_task(base=ChunkTask, **RETRY)
-def manifest_chunk_task(chunk_id: int) -> None:
-    manifest_import.manifest_chunk(chunk_id=chunk_id)
-    job_id = _job_of_chunk(chunk_id)
-    if job_id and manifest_import.manifest_finish_if_done(job_id=job_id):
-        import_finished(job_id)
-
-
-# --- copy, split, manifest export (datasets.operations) -------------------------------------
-
-
-@shared_task(base=ImportTask, **RETRY)
-def dataset_copy_task(job_id: int) -> None:
-    from . import operations
-
-    if operations.dataset_copy(job_id=job_id):
-        services.import_statistics_refresh(job_id=job_id)
-
-
-class SplitTask(ImportTask):
-    """A failed split fails its test dataset (as an import) and its training dataset too."""
-
-    def on_failure(self, exc, task_id, args, kwargs, einfo):
-        super().on_failure(exc, task_id, args, kwargs, einfo)
-        from . import operations
-
-        operations.dataset_split_source_release(job_id=self.job_id(args, kwargs))
-
-
-@shared_task(base=SplitTask, **RETRY)
-def dataset_split_task(job_id: int) -> None:
-    from . import operations
-
-    operations.dataset_split_run(job_id=job_id)
+    thumbnails.images_thumbnails_make(image_ids=image_ids)
 
 
 class RelocateTask(Task):
@@ -179,17 +142,24 @@ class RelocateTask(Task):
     reject_on_worker_lost = True
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
-        from . import operations
-
         message = str(exc) if isinstance(exc, s3.S3Error) else "an internal error."
-        operations.import_thumbnails_failed(job_id=args[0] if args else kwargs["job_id"], message=message)
+        thumbnails.thumbnails_failed(job_ids=[args[0] if args else kwargs["job_id"]], message=message)
 
 
 @shared_task(base=RelocateTask, **RETRY)
 def images_thumbnails_relocate_task(job_id: int) -> None:
-    from . import operations
+    thumbnails.images_thumbnails_relocate(job_id=job_id)
 
-    operations.images_thumbnails_relocate(job_id=job_id)
+
+@shared_task(ignore_result=True)
+def thumbnails_sweep_task() -> None:
+    """Run by Celery beat (CELERY_BEAT_SCHEDULE) every THUMBNAIL_SWEEP_SECONDS."""
+    thumbnails.thumbnails_sweep()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)
+def dataset_thumbnails_delete_task(dataset_id: int) -> None:
+    thumbnails.dataset_thumbnails_delete(dataset_id=dataset_id)
 
 
 class ExportTask(Task):
@@ -199,19 +169,14 @@ class ExportTask(Task):
     reject_on_worker_lost = True
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
-        from . import operations
-        from .errors import DatasetError
-
         if isinstance(exc, s3.S3Error | DatasetError):
             message = f"The manifest could not be written: {exc}"
         else:
             log.error("Manifest export %s failed", args, exc_info=einfo.exc_info if einfo else None)
             message = "The manifest could not be written because of an internal error."
-        operations.manifest_export_fail(export_id=args[0] if args else kwargs["export_id"], message=message)
+        export.manifest_export_fail(export_id=args[0] if args else kwargs["export_id"], message=message)
 
 
 @shared_task(base=ExportTask, **RETRY)
 def manifest_export_task(export_id: int) -> None:
-    from . import operations
-
-    operations.manifest_export_write(export_id=export_id)
+    export.manifest_export_write(export_id=export_id)

@@ -1,8 +1,7 @@
-from django.conf import settings
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from .models import ConsoleBucket
+from .selectors import console_bucket
 
 
 class ConsoleBucketRequiredMiddleware:
@@ -19,8 +18,7 @@ class ConsoleBucketRequiredMiddleware:
             return None
         if request.path.startswith(("/admin/", "/accounts/", "/static/")):
             return None
-        exists = ConsoleBucket.objects.filter(region=settings.AWS_DEFAULT_REGION, created_at__isnull=False).exists()
-        if exists:
+        if console_bucket() is not None:
             return None
         url = reverse("projects:first_time_setup")
         if request.htmx:

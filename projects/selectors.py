@@ -1,7 +1,8 @@
+from django.conf import settings
 from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404
 
-from .models import Project
+from .models import ConsoleBucket, Project
 
 
 def project_list(*, user) -> QuerySet[Project]:
@@ -11,3 +12,8 @@ def project_list(*, user) -> QuerySet[Project]:
 def project_get(*, user, pk: int) -> Project:
     """The user's project, or 404 — never another user's."""
     return get_object_or_404(Project, owner=user, pk=pk)
+
+
+def console_bucket() -> ConsoleBucket | None:
+    """This region's console bucket, once it has been created in S3; None until then."""
+    return ConsoleBucket.objects.filter(region=settings.AWS_DEFAULT_REGION, created_at__isnull=False).first()

@@ -1,1 +1,73 @@
-"""Every way images come into a dataset: one module per source on the pipeline of jobs.py."""
+"""Every way images come into a dataset: one module per source on the pipeline of jobs.py.
+
+The views call only dataset_create and images_add. A new source is a module here whose job starts
+with jobs.job_start (its first task named in jobs.START_TASKS) and a branch in each function below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.core.files.uploadedfile import UploadedFile
+
+from customlabels import s3
+from projects.models import Project
+
+from ..models import Dataset, ImportJob
+from . import copy, manifest, s3_folder, upload
+
+# Where the images of a new dataset come from (the create form's choices).
+S3 = "s3"
+UPLOAD = "upload"
+MANIFEST = "manifest"
+COPY = "copy"
+
+
+def dataset_create(
+    *,
+    project: Project,
+    user,
+    name: str,
+    source: str,
+    s3_location: s3.S3Location | None = None,
+    auto_label: bool = False,
+    manifest_location: manifest.ManifestLocation | None = None,
+    source_dataset: Dataset | None = None,
+) -> Dataset:
+    """Check the source as the console does before creating anything, then create the dataset and
+    queue its import once the transaction commits (an upload's dataset is empty and complete at once).
+
+    Raises s3.S3Error (the folder's or the manifest's bucket or object can't be read) or DatasetError
+    with the form field it concerns (s3_location, manifest_location, source, name).
+    """
+    if source == S3:
+        s3_folder.s3_folder_check(location=s3_location)
+        return s3_folder.dataset_create_from_s3(project=project, name=name, location=s3_location, auto_label=auto_label)
+    if source == UPLOAD:
+        return upload.dataset_create_empty(project=project, name=name)
+    if source == MANIFEST:
+        manifest.manifest_check(location=manifest_location)
+        return manifest.dataset_create_from_manifest(project=project, name=name, location=manifest_location)
+    return copy.dataset_create_copy(project=project, name=name, source=source_dataset, user=user)
+
+
+def images_add(
+    *,
+    dataset: Dataset,
+    user,
+    source: str,
+    s3_location: s3.S3Location | None = None,
+    auto_label: bool = False,
+    files: Sequence[UploadedFile] = (),
+    batch: str = "",
+) -> ImportJob | upload.UploadResult:
+    """Add images to the dataset: queue the import of an S3 folder's new keys (the ImportJob), or
+    store uploaded files at once (the UploadResult, file by file).
+
+    Raises s3.S3Error or DatasetError (on s3_location for the folder check; without a field while
+    the dataset is being created or updated, or for refused uploads).
+    """
+    if source == UPLOAD:
+        return upload.images_upload(dataset=dataset, user=user, files=files, batch=batch)
+    s3_folder.s3_folder_check(location=s3_location)
+    return s3_folder.dataset_add_images_from_s3(dataset=dataset, location=s3_location, auto_label=auto_label)

@@ -11,8 +11,9 @@ from projects.models import Project
 from .. import services
 from ..errors import DatasetError
 from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportJob, Label
-from ..operations.common import QUEUE_DOWN, lock_for_reading, send_after_commit
+from ..operations.common import QUEUE_DOWN, lock_for_reading
 from ..operations.thumbnails import thumbnails_relocate_queue
+from . import jobs
 
 
 @transaction.atomic
@@ -22,8 +23,6 @@ def dataset_create_copy(*, project: Project, name: str, source: Dataset, user) -
     Atomic. Raises DatasetError(field="source") when the source is another user's, is being created
     or changed, or failed to be created; DatasetError(field="name") when the name is taken.
     """
-    from ..tasks import dataset_copy_task
-
     if project.owner_id != user.pk:
         raise DatasetError("You can only create datasets in your own projects.")
     source = Dataset.objects.select_related("project").filter(pk=source.pk, project__owner=user).first()
@@ -36,25 +35,14 @@ def dataset_create_copy(*, project: Project, name: str, source: Dataset, user) -
         )
     if source.status == Dataset.Status.CREATE_FAILED:
         raise DatasetError(f"The dataset {source.name} could not be created, so it can't be copied.", field="source")
-    dataset = services.dataset_new(
+    return jobs.dataset_start(
         project=project,
         name=name,
-        status=Dataset.Status.CREATE_IN_PROGRESS,
         status_message=f"Copying the dataset {source.name}.",
-    )
-    job = ImportJob.objects.create(
-        dataset=dataset,
         source=ImportJob.Source.COPY,
         parameters={"source_dataset": source.pk, "source_name": source.name},
+        message=QUEUE_DOWN,
     )
-    send_after_commit(
-        dataset_copy_task,
-        job.pk,
-        on_error=lambda: services.import_fail(
-            job_id=job.pk, message=QUEUE_DOWN, code=Dataset.StatusMessageCode.SERVICE_ERROR
-        ),
-    )
-    return dataset
 
 
 def dataset_copy(*, job_id: int) -> bool:
@@ -72,23 +60,17 @@ def dataset_copy(*, job_id: int) -> bool:
         dataset = Dataset.objects.select_for_update().get(pk=job.dataset_id)
         source_id, source_name = job.parameters["source_dataset"], job.parameters.get("source_name", "")
         if not lock_for_reading(source_id):
-            services.import_fail(
-                job_id=job.pk, message=f"The dataset {source_name} was deleted before it could be copied."
-            )
+            jobs.job_fail(job_id=job.pk, message=f"The dataset {source_name} was deleted before it could be copied.")
             return False
         copied = _rows_copy(source_id=source_id, target_id=dataset.pk, job_id=job.pk)
-        now = timezone.now()
-        job.status = ImportJob.Status.SUCCEEDED
-        job.started_at = job.started_at or now
-        job.finished_at = now
-        job.found = copied
-        job.listing_done = True
-        job.message = f"{counted(copied, 'image')} copied from {source_name}."
-        job.save(update_fields=["status", "started_at", "finished_at", "found", "listing_done", "message"])
-        dataset.status = Dataset.Status.CREATE_COMPLETE
-        dataset.status_message = f"The dataset was successfully copied from {source_name}."
-        dataset.status_message_code = Dataset.StatusMessageCode.SUCCESS
-        dataset.save(update_fields=["status", "status_message", "status_message_code", "updated_at"])
+        jobs.job_succeed(
+            job=job,
+            message=f"{counted(copied, 'image')} copied from {source_name}.",
+            created=f"The dataset was successfully copied from {source_name}.",
+            started_at=job.started_at or timezone.now(),
+            found=copied,
+            listing_done=True,
+        )
         services.dataset_changed(dataset_id=dataset.pk)
         thumbnails_relocate_queue(job_id=job.pk)
     return True

@@ -1,7 +1,7 @@
 """Import images labeled by SageMaker Ground Truth: a dataset from a manifest file in S3 (spec §2.3, §5).
 
-The import has the S3 folder import's shape (services.import_list / import_chunk /
-import_finish_if_done), so several workers share it and every step is idempotent:
+The import has the S3 folder import's shape (s3_folder.import_list / import_chunk /
+import_finish_if_done) on the pipeline of jobs.py, so several workers share it and every step is idempotent:
   manifest_read            streams the manifest line by line through ground_truth_file.ManifestValidator,
                            stores its entries 1,000 at a time as ImportChunks and the lines the
                            console drops as report items; a terminal file error fails the import
@@ -21,15 +21,13 @@ from __future__ import annotations
 import contextlib
 import posixpath
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from customlabels import s3, s3_names
+from customlabels.celery import send_after_commit
 from customlabels.text import counted, was_were
 from projects.models import Project
 
@@ -37,6 +35,9 @@ from .. import rules, services
 from ..errors import MESSAGES, DatasetError, ErrorCode
 from ..formats import ground_truth, ground_truth_file
 from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, ImportJob, ImportReportItem, Label
+from . import jobs
+from .headers import headers_read
+from .manifest_entries import image_of, item_of
 
 CHUNK_SIZE = 1000  # entries per ImportChunk, as the S3 folder import's listing pages
 # A line of more bytes than this has more than MAX_LINE_LENGTH characters (UTF-8 takes at most 4
@@ -118,14 +119,11 @@ def dataset_create_from_manifest(*, project: Project, name: str, location: Manif
 
     Atomic. Raises DatasetError on name when the project has a dataset of that name.
     """
-    dataset = services.dataset_new(
-        project=project,
-        name=name,
-        status=Dataset.Status.CREATE_IN_PROGRESS,
-        status_message=f"Importing images from the manifest file {location.uri}",
+    parameters = {"bucket": location.bucket, "key": location.key}
+    message = f"Importing images from the manifest file {location.uri}"
+    return jobs.dataset_start(
+        project=project, name=name, status_message=message, source=ImportJob.Source.MANIFEST, parameters=parameters
     )
-    _job_start(dataset=dataset, location=location)
-    return dataset
 
 
 @transaction.atomic
@@ -138,41 +136,11 @@ def dataset_add_images_from_manifest(*, dataset: Dataset, location: ManifestLoca
     dataset = services.dataset_update_begin(
         dataset=dataset, message=f"Adding images from the manifest file {location.uri}"
     )
-    return _job_start(dataset=dataset, location=location)
-
-
-def _job_start(*, dataset: Dataset, location: ManifestLocation) -> ImportJob:
-    from ..tasks import manifest_read_task
-
-    job = ImportJob.objects.create(
-        dataset=dataset,
-        source=ImportJob.Source.MANIFEST,
-        parameters={"bucket": location.bucket, "key": location.key},
-    )
-    services._enqueue(manifest_read_task, job.pk, queue_failed_job=job.pk)
-    return job
+    parameters = {"bucket": location.bucket, "key": location.key}
+    return jobs.job_start(dataset=dataset, source=ImportJob.Source.MANIFEST, parameters=parameters)
 
 
 # --- 1. reading the manifest ----------------------------------------------------------------
-
-
-def _problems(errors) -> list[list[str]]:
-    return [[error.code, error.message] for error in errors]
-
-
-def _item(line_no: int, entry: ground_truth.ManifestEntry) -> dict:
-    """What a chunk needs of one entry, in plain JSON."""
-    return {
-        "line": line_no,
-        "ref": entry.source_ref,
-        "key": entry.key,
-        "labels": list(entry.labels),
-        "boxes": [[b.label, b.left, b.top, b.width, b.height, _problems(b.errors)] for b in entry.boxes],
-        "size": list(entry.image_size) if entry.image_size else None,
-        "errors": _problems(entry.errors),
-        "warnings": _problems(entry.warnings),
-        "valid": entry.is_valid,
-    }
 
 
 @dataclass
@@ -185,24 +153,8 @@ class _Batch:
 
 
 def _chunk_store(*, job: ImportJob, seq: int, batch: _Batch) -> None:
-    """Store one chunk with its dropped lines and counts, once: a chunk stored before is left as it is."""
     refs = [item["ref"] for item in batch.items]
-    present = set(
-        Image.objects.filter(dataset_id=job.dataset_id, source_ref__in=refs).values_list("source_ref", flat=True)
-    )
-    items = [item for item in batch.items if item["ref"] not in present]
-    with transaction.atomic():
-        _, created = ImportChunk.objects.get_or_create(job=job, seq=seq, defaults={"items": items, "done": not items})
-        if created:
-            ImportReportItem.objects.bulk_create(batch.dropped, ignore_conflicts=True)
-            ImportJob.objects.filter(pk=job.pk).update(
-                found=F("found") + batch.lines,
-                skipped=F("skipped") + len(batch.dropped),
-                already_present=F("already_present") + len(present),
-                chunks_total=seq,
-                chunks_done=F("chunks_done") + (0 if items else 1),
-                heartbeat_at=timezone.now(),
-            )
+    jobs.chunk_store(job=job, seq=seq, items=batch.items, refs=refs, report=batch.dropped, found=batch.lines)
 
 
 def _report_item(job: ImportJob, line_no: int, result: ground_truth.Dropped | ground_truth.Blank) -> ImportReportItem:
@@ -220,22 +172,18 @@ def manifest_read(*, job_id: int) -> bool:
     earlier run is neither stored nor counted again. Returns whether this call finished the import.
     Raises S3Unreachable to be retried.
     """
-    from ..tasks import manifest_chunk_task
-
     job = ImportJob.objects.get(pk=job_id)
     if job.is_finished or job.listing_done:
         return False
-    ImportJob.objects.filter(pk=job.pk, started_at__isnull=True).update(
-        started_at=timezone.now(), status=ImportJob.Status.IN_PROGRESS
-    )
+    jobs.job_started(job=job)
     bucket, key = job.parameters["bucket"], job.parameters["key"]
     try:
         size = s3.head_object(bucket, key).size
     except (s3.S3ObjectNotFound, s3.S3BucketNotFound) as exc:
-        services.import_fail(job_id=job.pk, message=f"{MESSAGE_MANIFEST_INACCESSIBLE} {exc}")
+        jobs.job_fail(job_id=job.pk, message=f"{MESSAGE_MANIFEST_INACCESSIBLE} {exc}")
         return False
     except s3.S3AccessDenied as exc:
-        services.import_fail(job_id=job.pk, message=f"{MESSAGE_MANIFEST_PERMISSIONS} {exc}")
+        jobs.job_fail(job_id=job.pk, message=f"{MESSAGE_MANIFEST_PERMISSIONS} {exc}")
         return False
 
     validator = ground_truth_file.ManifestValidator(size_bytes=size)
@@ -251,7 +199,7 @@ def manifest_read(*, job_id: int) -> bool:
                 batch.lines += 1
                 if isinstance(result, ground_truth.ManifestEntry):
                     entries += 1
-                    batch.items.append(_item(line_no, result))
+                    batch.items.append(item_of(line_no, result))
                     if len(batch.items) == CHUNK_SIZE:
                         seq += 1
                         _chunk_store(job=job, seq=seq, batch=batch)
@@ -271,7 +219,7 @@ def manifest_read(*, job_id: int) -> bool:
                 chunks_done=0,
                 heartbeat_at=timezone.now(),
             )
-            services.import_fail(job_id=job.pk, message=verdict.error.message)
+            jobs.job_fail(job_id=job.pk, message=verdict.error.message)
         return False
 
     if batch.items or batch.dropped:
@@ -288,101 +236,11 @@ def manifest_read(*, job_id: int) -> bool:
             heartbeat_at=timezone.now(),
         )
         for chunk_id in ImportChunk.objects.filter(job=job, done=False).order_by("seq").values_list("pk", flat=True):
-            services._enqueue(manifest_chunk_task, chunk_id)
+            send_after_commit("datasets.tasks.manifest_chunk_task", chunk_id)
     return manifest_finish_if_done(job_id=job.pk)
 
 
 # --- 2. one chunk ---------------------------------------------------------------------------
-
-
-def _header_read(bucket: str, key: str) -> dict:
-    """One image's format, size and ETag from ranged GETs (as services._read_header), with the
-    image's error: "image_error" is empty when the file is a PNG or JPEG within the limits of §4."""
-    fields = {"format": "", "width": None, "height": None, "size": None, "etag": "", "image_error": ""}
-    length = rules.HEADER_BYTES
-    while True:
-        try:
-            data, size, etag = s3.read_range_sized(bucket, key, length)
-        except s3.S3Unreachable:
-            raise
-        except s3.S3Error as exc:
-            fields["image_error"] = f"{MESSAGE_INVALID_IMAGE} {exc}"
-            return fields
-        fields.update(size=size, etag=etag[:128])
-        complete = len(data) < length or len(data) >= size
-        try:
-            header = rules.image_header_parse(data, complete=complete)
-            break
-        except rules.HeaderIncomplete:
-            if length >= rules.HEADER_BYTES_MAX:
-                fields["image_error"] = "The image is invalid: no image size found in its first 1 MB."
-                return fields
-            length *= 8
-        except rules.InvalidImage as exc:
-            fields["image_error"] = f"The image is invalid: {exc}."
-            return fields
-    fields.update(format=header.format, width=header.width, height=header.height)
-    fields["image_error"] = rules.image_limits_error(width=header.width, height=header.height, size=size) or ""
-    return fields
-
-
-def _box_fit(
-    box: list, *, size: list | None, width: int | None, height: int | None
-) -> tuple[int, int, int, int] | None:
-    """The box in the real image's pixels, or None when it is too small there.
-
-    A box is drawn on the image_size the manifest gives; on an image of another size it is scaled
-    to that size and kept inside it (spec §5.3). Unknown real size: the manifest's pixels stand.
-    """
-    _, left, top, w, h, _ = box
-    if not (size and width and height) or (size[0], size[1]) == (width, height):
-        return left, top, w, h
-    sx, sy = width / size[0], height / size[1]
-    x0, y0 = max(0, round(left * sx)), max(0, round(top * sy))
-    x1, y1 = min(width, round((left + w) * sx)), min(height, round((top + h) * sy))
-    if rules.box_too_small(width=x1 - x0, height=y1 - y0, image_width=width, image_height=height):
-        return None
-    return x0, y0, x1 - x0, y1 - y0
-
-
-def _image_of(item: dict, header: dict) -> tuple[dict, list[tuple[str, int, int, int, int]]]:
-    """The Image fields for one entry and its usable boxes in image pixels."""
-    image_error = header["image_error"]
-    problems = []
-    if image_error:
-        problems.append({"code": ErrorCode.ERROR_INVALID_IMAGE, "message": image_error, "level": "error"})
-    problems += [{"code": code, "message": message, "level": "error"} for code, message in item["errors"]]
-    boxes = []
-    for n, box in enumerate(item["boxes"], start=1):
-        errors = box[5]
-        fitted = None if errors else _box_fit(box, size=item["size"], width=header["width"], height=header["height"])
-        if not errors and fitted is None:
-            code = ErrorCode.ERROR_BOUNDING_BOX_TOO_SMALL
-            errors = [[code, MESSAGES[code]]]
-        problems += [{"code": code, "message": message, "level": "error", "box": n} for code, message in errors]
-        if fitted is not None:
-            boxes.append((box[0], *fitted))
-    # An image the console exported as unlabeled (cl-metadata is_labeled false) comes back as an
-    # unlabeled image, under "Unlabeled" as before it left: that warning is about training, not the image.
-    problems += [
-        {"code": code, "message": message, "level": "warning"}
-        for code, message in item["warnings"]
-        if code != ErrorCode.WARNING_UNANNOTATED_RECORD
-    ]
-    headline = next((p for p in problems if p["level"] == "error"), problems[0] if problems else None)
-    fields = {
-        "format": header["format"],
-        "width": header["width"],
-        "height": header["height"],
-        "size": header["size"],
-        "etag": header["etag"],
-        "problems": problems,
-        "error_code": headline["code"] if headline else "",
-        "error_message": headline["message"] if headline else "",
-        "needs_thumbnail": not image_error,
-        "is_labeled": bool(item["labels"] or boxes),
-    }
-    return fields, boxes
 
 
 def manifest_chunk(*, chunk_id: int) -> list[int]:
@@ -393,14 +251,13 @@ def manifest_chunk(*, chunk_id: int) -> list[int]:
     skipped, and the unique source-ref keeps a second run from duplicating. Returns the ids of the
     images it created that need a thumbnail. Raises S3Unreachable to be retried.
     """
-    chunk = ImportChunk.objects.select_related("job").get(pk=chunk_id)
-    job = chunk.job
-    if chunk.done or job.is_finished:
+    chunk = jobs.chunk_pending(chunk_id=chunk_id)
+    if chunk is None:
         return []
+    job = chunk.job
     bucket = job.parameters["image_bucket"]
-    with ThreadPoolExecutor(max_workers=settings.IMPORT_HEADER_THREADS) as pool:
-        headers = list(pool.map(lambda item: _header_read(bucket, item["key"]), chunk.items))
-    images = {item["ref"]: (item, *_image_of(item, header)) for item, header in zip(chunk.items, headers, strict=True)}
+    headers = headers_read(bucket, chunk.items, sized=False, s3_error=lambda exc: f"{MESSAGE_INVALID_IMAGE} {exc}")
+    images = {item["ref"]: (item, *image_of(item, header)) for item, header in zip(chunk.items, headers, strict=True)}
 
     with transaction.atomic():
         locked = ImportChunk.objects.select_for_update().get(pk=chunk.pk)
@@ -409,7 +266,7 @@ def manifest_chunk(*, chunk_id: int) -> list[int]:
         names = sorted(
             {name for item, _, boxes in images.values() for name in [*item["labels"], *(b[0] for b in boxes)]}
         )
-        label_ids = services._labels_ensure(dataset_id=job.dataset_id, names=names)
+        label_ids = jobs.labels_ensure(dataset_id=job.dataset_id, names=names)
         Image.objects.bulk_create(
             [
                 Image(
@@ -446,11 +303,7 @@ def manifest_chunk(*, chunk_id: int) -> list[int]:
             ],
             batch_size=1000,
         )
-        locked.done = True
-        locked.save(update_fields=["done"])
-        # Lock order everywhere: import job row, then dataset row (see services.import_chunk).
-        ImportJob.objects.filter(pk=job.pk).update(chunks_done=F("chunks_done") + 1, heartbeat_at=timezone.now())
-        services.dataset_changed(dataset_id=job.dataset_id)
+        jobs.chunk_done(chunk=locked, job=job)
     return [pk for pk, _, needs_thumbnail in created if needs_thumbnail]
 
 
@@ -492,14 +345,14 @@ def manifest_finish_if_done(*, job_id: int) -> bool:
     SUCCESS. Returns whether the import succeeded now, so its thumbnails can be queued.
     """
     with transaction.atomic():
-        job = ImportJob.objects.select_for_update().get(pk=job_id)
-        if job.is_finished or not job.listing_done or job.chunks_done < job.chunks_total:
+        job = jobs.job_finishable(job_id=job_id)
+        if job is None:
             return False
         invalid_lines = job.parameters.get("invalid_lines", 0)
         invalid_images = _invalid_images(job)
         if rules.too_many_invalid(invalid=invalid_lines + invalid_images, total=job.found):
             _inserted_remove(job)
-            services.import_fail(job_id=job.pk, message=MESSAGES[ErrorCode.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST])
+            jobs.job_fail(job_id=job.pk, message=MESSAGES[ErrorCode.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST])
             ImportJob.objects.filter(pk=job.pk).update(
                 message=f"{MESSAGES[ErrorCode.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST]} "
                 f"{invalid_lines + invalid_images:,} of {counted(job.found, 'line')} are invalid, more than "
@@ -509,23 +362,15 @@ def manifest_finish_if_done(*, job_id: int) -> bool:
             return False
         imported = job.images.count()
         with_errors = job.images.exclude(error_code="").count()
-        job.status = ImportJob.Status.SUCCEEDED
-        job.finished_at = timezone.now()
-        job.message = (
+        message = (
             f"{imported:,} imported, {with_errors:,} with errors or warnings, {counted(job.skipped, 'line')} dropped."
         )
         if job.already_present:
-            job.message += f" {job.already_present:,} already in the dataset."
-        job.save(update_fields=["status", "finished_at", "message"])
-        dataset = Dataset.objects.select_for_update().get(pk=job.dataset_id)
-        if dataset.status == Dataset.Status.CREATE_IN_PROGRESS:
-            dataset.status = Dataset.Status.CREATE_COMPLETE
-            dataset.status_message = MESSAGE_CREATED
-        elif dataset.status == Dataset.Status.UPDATE_IN_PROGRESS:
-            dataset.status = Dataset.Status.UPDATE_COMPLETE
-            dataset.status_message = (
-                f"{counted(imported, 'image')} {was_were(imported)} successfully added from the manifest file."
-            )
-        dataset.status_message_code = Dataset.StatusMessageCode.SUCCESS
-        dataset.save(update_fields=["status", "status_message", "status_message_code", "updated_at"])
+            message += f" {job.already_present:,} already in the dataset."
+        jobs.job_succeed(
+            job=job,
+            message=message,
+            created=MESSAGE_CREATED,
+            added=f"{counted(imported, 'image')} {was_were(imported)} successfully added from the manifest file.",
+        )
     return True

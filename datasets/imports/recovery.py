@@ -18,9 +18,10 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .. import operations, services
+from .. import services
 from ..errors import DatasetError
 from ..models import Dataset, ImportJob
+from . import jobs
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +50,11 @@ def imports_stalled_fail(*, job_ids: list[int] | None = None) -> list[int]:
         stalled = stalled.filter(pk__in=job_ids)
     failed = []
     minutes = max(1, round(settings.IMPORT_STALL_SECONDS / 60))
-    for job_id, source in stalled.values_list("pk", "source"):
+    for job_id in stalled.values_list("pk", flat=True):
         log.warning("Import job %s made no progress for %s s; marking it failed", job_id, settings.IMPORT_STALL_SECONDS)
         message = STALLED_MESSAGE.format(minutes=minutes)
-        if source == ImportJob.Source.SPLIT:
-            # The training dataset it was moving images out of is released as well.
-            operations.dataset_split_fail(job_id=job_id, message=message)
-        else:
-            services.import_fail(job_id=job_id, message=message, code=Dataset.StatusMessageCode.SERVICE_ERROR)
+        # A split's training dataset, which it was moving images out of, is released as well.
+        jobs.job_fail(job_id=job_id, message=message, code=Dataset.StatusMessageCode.SERVICE_ERROR)
         failed.append(job_id)
     return failed
 
@@ -78,17 +76,14 @@ def import_retry(*, dataset: Dataset) -> ImportJob:
     Images the failed attempt imported stay and are not imported twice (the unique source-ref).
     Raises DatasetError when there is nothing to retry. The import starts after commit.
     """
-    from ..tasks import import_start_task_for
-
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
     failed = import_retryable(dataset=dataset)
     if failed is None:
         raise DatasetError("There is no failed import to retry for this dataset.")
     creating = dataset.status == Dataset.Status.CREATE_FAILED
-    dataset.status = Dataset.Status.CREATE_IN_PROGRESS if creating else Dataset.Status.UPDATE_IN_PROGRESS
-    dataset.status_message = f"Retrying the import ({failed.get_source_display()})."
-    dataset.status_message_code = ""
-    dataset.save(update_fields=["status", "status_message", "status_message_code", "updated_at"])
-    job = ImportJob.objects.create(dataset=dataset, source=failed.source, parameters=failed.parameters)
-    services._enqueue(import_start_task_for(job.source), job.pk, queue_failed_job=job.pk)
-    return job
+    services.status_set(
+        dataset=dataset,
+        status=Dataset.Status.CREATE_IN_PROGRESS if creating else Dataset.Status.UPDATE_IN_PROGRESS,
+        message=f"Retrying the import ({failed.get_source_display()}).",
+    )
+    return jobs.job_start(dataset=dataset, source=failed.source, parameters=failed.parameters)

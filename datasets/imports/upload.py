@@ -9,7 +9,6 @@ refused file. Unlike the S3 import, a file that breaks a limit is refused, not s
 from __future__ import annotations
 
 import functools
-import io
 import logging
 import os
 import re
@@ -26,10 +25,12 @@ from PIL import Image as PILImage
 from storages.backends.s3 import S3Storage
 
 from customlabels import s3
+from customlabels.celery import send_after_commit
 
-from .. import rules, services
+from .. import rules, selectors, services
 from ..errors import DatasetError, ErrorCode
 from ..models import Dataset, Image, ImportJob, ImportReportItem
+from ..operations import thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ def upload_check(*, name: str, data: bytes, size: int) -> CheckedFile:
     if problem:
         return CheckedFile(name=clean, code=ErrorCode.ERROR_INVALID_IMAGE, message=problem)
     try:
-        thumbnail = _decode_to_thumbnail(data)
+        thumbnail = thumbnails.thumbnail_encode(data)
     except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError):
         return CheckedFile(
             name=clean,
@@ -160,16 +161,6 @@ def upload_check(*, name: str, data: bytes, size: int) -> CheckedFile:
             message="The image is invalid: the file is truncated or corrupt and cannot be decoded.",
         )
     return CheckedFile(name=clean, header=header, size=size, thumbnail=thumbnail)
-
-
-def _decode_to_thumbnail(data: bytes) -> bytes:
-    with PILImage.open(io.BytesIO(data)) as img:
-        img.load()  # every pixel: a file cut short fails here
-        rgb = img.convert("RGB")
-    rgb.thumbnail((services.THUMBNAIL_SIZE, services.THUMBNAIL_SIZE))
-    out = io.BytesIO()
-    rgb.save(out, "JPEG", quality=80)
-    return out.getvalue()
 
 
 def _read(upload: UploadedFile) -> tuple[bytes, int]:
@@ -205,7 +196,7 @@ def _storage(
 def console_storage() -> S3Storage:
     """django-storages' S3 storage on the console bucket, configured from settings."""
     return _storage(
-        services.console_bucket_name(),
+        selectors.console_bucket_name(),
         settings.AWS_S3_ENDPOINT_URL,
         settings.AWS_ACCESS_KEY_ID,
         settings.AWS_SECRET_ACCESS_KEY,
@@ -252,13 +243,18 @@ def images_upload(*, dataset: Dataset, user, files: Sequence[UploadedFile], batc
         _job_record(job=job, outcomes=outcomes)
         if any(o.ok for o in outcomes):
             added = job.images.count()
-            locked.status = Dataset.Status.UPDATE_COMPLETE
-            locked.status_message = f"{added} image{'s were' if added != 1 else ' was'} added from your computer."
-            locked.status_message_code = Dataset.StatusMessageCode.SUCCESS
-            locked.save(update_fields=["status", "status_message", "status_message_code", "updated_at"])
-            services.dataset_changed(dataset_id=locked.pk)
+            services.dataset_updated(
+                dataset=locked, message=f"{added} image{'s were' if added != 1 else ' was'} added from your computer."
+            )
         if pending_thumbnails:
-            transaction.on_commit(lambda: _thumbnails_queue(pending_thumbnails))
+            # The thumbnails that could not be stored during the request; say why if queueing fails too.
+            send_after_commit(
+                thumbnails.MAKE_TASK,
+                pending_thumbnails,
+                on_error=lambda: thumbnails.images_thumbnails_failed(
+                    image_ids=pending_thumbnails, message="the task queue is unreachable."
+                ),
+            )
     return UploadResult(job=job, files=outcomes)
 
 
@@ -393,14 +389,3 @@ def _job_record(*, job: ImportJob, outcomes: list[FileOutcome]) -> None:
     job.finished_at = now
     job.heartbeat_at = now
     job.save(update_fields=["found", "skipped", "status", "message", "finished_at", "heartbeat_at"])
-
-
-def _thumbnails_queue(image_ids: list[int]) -> None:
-    """Queue the thumbnails that could not be stored during the request; say why if that fails too."""
-    from ..tasks import image_thumbnails_task
-
-    try:
-        image_thumbnails_task.delay(image_ids)
-    except Exception:  # kombu raises several classes for an unreachable broker
-        log.exception("Could not queue thumbnails for uploaded images")
-        services.images_thumbnails_failed(image_ids=image_ids, message="the task queue is unreachable.")

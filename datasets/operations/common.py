@@ -1,32 +1,14 @@
-"""What the dataset operations share: queueing after commit and a consistent read."""
+"""What the dataset operations share: batch sizes, the queue-down message and a consistent read."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-
-from django.db import connection, transaction
+from django.db import connection
 
 from ..models import Dataset
-
-log = logging.getLogger(__name__)
 
 ID_BATCH = 1000
 EXPORT_BATCH = 2000
 QUEUE_DOWN = "The task queue is unreachable, so the work could not start. Try again when it is back."
-
-
-def send_after_commit(task, arg: int, *, on_error: Callable[[], None], queue: str | None = None) -> None:
-    """Queue a task once the transaction commits; if the broker is down, `on_error` records it visibly."""
-
-    def send():
-        try:
-            task.apply_async((arg,), queue=queue)
-        except Exception:  # kombu raises several classes for an unreachable broker
-            log.exception("Could not queue %s", task.name)
-            on_error()
-
-    transaction.on_commit(send)
 
 
 def lock_for_reading(dataset_id: int) -> bool:

@@ -15,12 +15,13 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from customlabels import s3
+from customlabels.celery import send_after_commit
 
-from .. import services
+from .. import selectors
 from ..errors import DatasetError
 from ..formats import ground_truth, ground_truth_writer
 from ..models import BoundingBox, Dataset, Image, ImageLabel, Label, ManifestExport
-from .common import EXPORT_BATCH, QUEUE_DOWN, send_after_commit
+from .common import EXPORT_BATCH, QUEUE_DOWN
 
 _EXPORT_RUNNING = (ManifestExport.Status.QUEUED, ManifestExport.Status.IN_PROGRESS)
 
@@ -31,8 +32,6 @@ def manifest_export_start(*, dataset: Dataset, user) -> ManifestExport:
     dataset as it is now (same stats_version). Atomic; the worker starts after commit.
     Raises DatasetError while the dataset is being created or changed.
     """
-    from ..tasks import manifest_export_task
-
     locked = Dataset.objects.select_for_update().select_related("project").filter(pk=dataset.pk).first()
     if locked is None or locked.project.owner_id != user.pk:
         raise DatasetError("Choose one of your datasets.")
@@ -55,7 +54,9 @@ def manifest_export_start(*, dataset: Dataset, user) -> ManifestExport:
     )
     export = ManifestExport.objects.create(dataset=locked, requested_by=user, stats_version=locked.stats_version)
     send_after_commit(
-        manifest_export_task, export.pk, on_error=lambda: manifest_export_fail(export_id=export.pk, message=QUEUE_DOWN)
+        "datasets.tasks.manifest_export_task",
+        export.pk,
+        on_error=lambda: manifest_export_fail(export_id=export.pk, message=QUEUE_DOWN),
     )
     return export
 
@@ -77,7 +78,7 @@ def manifest_export_write(*, export_id: int) -> ManifestExport:
     if export.is_finished:
         return export
     ManifestExport.objects.filter(pk=export.pk).update(status=ManifestExport.Status.IN_PROGRESS)
-    console = services.console_bucket_name()
+    console = selectors.console_bucket_name()
     dataset = export.dataset
     key = manifest_export_key(dataset=dataset, moment=timezone.now())
     snapshot = connection.vendor == "postgresql" and not connection.in_atomic_block

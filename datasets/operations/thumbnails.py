@@ -1,8 +1,11 @@
-"""Thumbnails queued for whole datasets, the periodic sweep of those left pending, and thumbnails
-of copied and moved images (each image gets its own, copied in S3)."""
+"""Thumbnails: the one encoder, making them for images, queueing those of whole datasets, the
+periodic sweep of those left pending, thumbnails of copied and moved images (each image gets its
+own, copied in S3), and removing a deleted dataset's."""
 
 from __future__ import annotations
 
+import functools
+import io
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -10,14 +13,21 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Case, CharField, Exists, OuterRef, Q, Value, When
 from django.utils import timezone
+from PIL import Image as PILImage
 
 from customlabels import s3
+from customlabels.celery import send_after_commit
 
-from .. import rules, services
+from .. import rules, selectors, services
+from ..errors import ErrorCode
 from ..models import Dataset, Image, ImportJob
-from .common import ID_BATCH, send_after_commit
+from .common import ID_BATCH
 
 log = logging.getLogger(__name__)
+
+THUMBNAIL_SIZE = 256
+THUMBNAIL_BATCH = 32
+MAKE_TASK = "datasets.tasks.image_thumbnails_task"
 
 
 THUMBNAIL_COPY_BATCH = 500
@@ -60,23 +70,12 @@ def _page_queue(*, dataset_id: int, due: Q, after: int) -> list[int]:
         .values_list("id", flat=True)[:ID_BATCH]
     )
     Image.objects.filter(pk__in=ids).update(thumbnail_queued_at=timezone.now())
-    for start in range(0, len(ids), services.THUMBNAIL_BATCH):
-        _thumbnails_send(ids[start : start + services.THUMBNAIL_BATCH])
+    for start in range(0, len(ids), THUMBNAIL_BATCH):
+        batch = ids[start : start + THUMBNAIL_BATCH]
+        # If the broker is down they are unmarked, so the next sweep queues them once it is back.
+        unmark = functools.partial(Image.objects.filter(pk__in=batch).update, thumbnail_queued_at=None)
+        send_after_commit(MAKE_TASK, batch, on_error=unmark)
     return ids
-
-
-def _thumbnails_send(image_ids: list[int]) -> None:
-    from ..tasks import image_thumbnails_task
-
-    def send():
-        try:
-            image_thumbnails_task.delay(image_ids)
-        except Exception:  # kombu raises several classes for an unreachable broker
-            log.exception("Could not queue the thumbnails of %s images", len(image_ids))
-            # Unmarked, so the next sweep queues them once the broker is back.
-            Image.objects.filter(pk__in=image_ids).update(thumbnail_queued_at=None)
-
-    transaction.on_commit(send)
 
 
 def import_thumbnails_queue(*, job_id: int) -> int:
@@ -103,16 +102,15 @@ def thumbnails_sweep() -> int:
 
 
 def thumbnails_relocate_queue(*, job_id: int) -> None:
-    from ..tasks import images_thumbnails_relocate_task
-
+    """After a copy or a split, queue giving the job's images thumbnails of their own (images_thumbnails_relocate)."""
     # Queued with the relocation, so the sweep leaves them to it.
     Image.objects.filter(import_job_id=job_id, needs_thumbnail=True, thumbnail_queued_at=None).update(
         thumbnail_queued_at=timezone.now()
     )
     send_after_commit(
-        images_thumbnails_relocate_task,
+        "datasets.tasks.images_thumbnails_relocate_task",
         job_id,
-        on_error=lambda: import_thumbnails_failed(job_id=job_id, message="the task queue is unreachable."),
+        on_error=lambda: thumbnails_failed(job_ids=[job_id], message="the task queue is unreachable."),
         # With the thumbnail tasks, so a copy or split never waits behind them, nor an import behind it.
         queue="thumbnails",
     )
@@ -127,12 +125,10 @@ def images_thumbnails_relocate(*, job_id: int) -> int:
     with no thumbnail to copy (never made, or already deleted with their dataset) are queued for
     the thumbnail tasks. Idempotent. Returns how many were copied. Raises S3Unreachable to be retried.
     """
-    from ..tasks import image_thumbnails_task
-
     job = ImportJob.objects.filter(pk=job_id).only("source").first()
     if job is None:
         return 0
-    console = services.console_bucket_name()
+    console = selectors.console_bucket_name()
     move = job.source == ImportJob.Source.SPLIT
     copied, last_id = 0, 0
     while True:
@@ -159,8 +155,8 @@ def images_thumbnails_relocate(*, job_id: int) -> int:
                 needs_thumbnail=False,
             )
             Image.objects.filter(pk__in=to_make).update(thumbnail_key="", thumbnail_queued_at=timezone.now())
-            for i in range(0, len(to_make), services.THUMBNAIL_BATCH):
-                services._enqueue(image_thumbnails_task, to_make[i : i + services.THUMBNAIL_BATCH])
+            for i in range(0, len(to_make), THUMBNAIL_BATCH):
+                send_after_commit(MAKE_TASK, to_make[i : i + THUMBNAIL_BATCH])
         copied += len(moved_from)
         if move and moved_from:
             try:
@@ -178,6 +174,92 @@ def _thumbnail_copy(console: str, pk: int, key: str, new_key: str) -> bool:
     return True
 
 
-def import_thumbnails_failed(*, job_id: int, message: str) -> None:
-    """Record on the job why its images' thumbnails could not be given to them."""
-    ImportJob.objects.filter(pk=job_id).update(thumbnails_error=f"Thumbnails could not be made: {message}")
+def thumbnails_failed(*, job_ids, message: str) -> None:
+    """Record on the import jobs why their images' thumbnails could not be made."""
+    ImportJob.objects.filter(pk__in=set(job_ids)).update(thumbnails_error=f"Thumbnails could not be made: {message}")
+
+
+def thumbnail_encode(data: bytes) -> bytes:
+    """The image as a JPEG of at most THUMBNAIL_SIZE pixels a side. Decodes every pixel, so a
+    truncated or corrupt file raises (OSError, SyntaxError, ValueError or DecompressionBombError)."""
+    with PILImage.open(io.BytesIO(data)) as img:
+        if img.format == "JPEG":
+            img.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        img.load()
+        img = img.convert("RGB")
+        img.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=80)
+        return out.getvalue()
+
+
+def images_thumbnails_make(*, image_ids: list[int]) -> int:
+    """Make a JPEG thumbnail (≤256 px on the long side) for each image and store it in the console bucket.
+
+    Idempotent: images that already have one are skipped. A file whose pixels cannot be decoded
+    (for example a truncated JPEG) gets ERROR_INVALID_IMAGE instead. Returns how many were made.
+    Raises S3Unreachable to be retried.
+    """
+    images = list(Image.objects.filter(pk__in=image_ids, needs_thumbnail=True))
+    if not images:
+        return 0
+    console = selectors.console_bucket_name()
+
+    def make(image: Image) -> tuple[int, str, str]:
+        bucket, key = s3.split_uri(image.source_ref)
+        try:
+            data = s3.read_object(bucket, key, max_bytes=rules.MAX_IMAGE_BYTES)
+        except (s3.S3ObjectNotFound, s3.S3AccessDenied) as exc:
+            return image.pk, "", f"The image is invalid: {exc}"
+        try:
+            thumb = thumbnail_encode(data)
+        except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError):
+            return image.pk, "", "The image is invalid: the file is truncated or corrupt and cannot be decoded."
+        thumb_key = rules.thumbnail_key(image.dataset_id, image.pk)
+        s3.put_object(console, thumb_key, thumb, content_type="image/jpeg")
+        return image.pk, thumb_key, ""
+
+    with ThreadPoolExecutor(max_workers=min(8, len(images))) as pool:
+        results = list(pool.map(make, images))
+    made = 0
+    with transaction.atomic():
+        for pk, thumb_key, error in results:
+            if thumb_key:
+                made += Image.objects.filter(pk=pk).update(thumbnail_key=thumb_key, needs_thumbnail=False)
+            else:
+                # The file itself is unusable: that outranks any manifest problem as the headline.
+                image = next(i for i in images if i.pk == pk)
+                problems = [
+                    {"code": ErrorCode.ERROR_INVALID_IMAGE, "message": error, "level": "error"},
+                    *image.problems,
+                ]
+                Image.objects.filter(pk=pk).update(
+                    error_code=ErrorCode.ERROR_INVALID_IMAGE,
+                    error_message=error,
+                    problems=problems,
+                    needs_thumbnail=False,
+                )
+        if made < len(results):
+            for dataset_id in {image.dataset_id for image in images}:
+                services.dataset_changed(dataset_id=dataset_id)
+    return made
+
+
+def images_thumbnails_failed(*, image_ids: list[int], message: str) -> None:
+    """Record on the images' import jobs why their thumbnails could not be made."""
+    job_ids = Image.objects.filter(pk__in=image_ids).exclude(import_job=None).values_list("import_job_id", flat=True)
+    thumbnails_failed(job_ids=job_ids, message=message)
+
+
+def dataset_thumbnails_delete(*, dataset_id: int) -> int:
+    """Remove a deleted dataset's thumbnails from the console bucket. Idempotent; returns how many."""
+    console = selectors.console_bucket_name()
+    removed = 0
+    # Its thumbnails and its prepared manifests; uploaded images (assets/) stay, as S3 sources do.
+    for prefix in (rules.thumbnail_prefix(dataset_id), f"exports/{dataset_id}/"):
+        for page in s3.list_pages(console, prefix):
+            keys = [obj.key for obj in page]
+            if keys:
+                s3.delete_objects(console, keys)
+                removed += len(keys)
+    return removed

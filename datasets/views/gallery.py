@@ -2,21 +2,21 @@
 
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from customlabels import s3
 from customlabels.numbers import int_or_none
-from projects.models import ConsoleBucket
+from projects import selectors as project_selectors
 
 from .. import labeling, selectors
+from ..imports import progress as import_progress
 from ..imports import recovery
 from ..models import Dataset
 
 
 def example_bucket() -> str:
-    bucket = ConsoleBucket.objects.filter(region=settings.AWS_DEFAULT_REGION, created_at__isnull=False).first()
+    bucket = project_selectors.console_bucket()
     return bucket.name if bucket else "bucket"
 
 
@@ -33,12 +33,12 @@ def _phase(dataset: Dataset, progress) -> str:
 
 
 def progress_context(dataset):
-    job = selectors.dataset_latest_import(dataset=dataset)
+    job = import_progress.dataset_latest_import(dataset=dataset)
     if job is not None and not job.is_finished and recovery.imports_stalled_fail(job_ids=[job.pk]):
         # Whoever watches an import whose worker is gone sees it fail, even with no beat running.
         dataset.refresh_from_db()
         job.refresh_from_db()
-    progress = selectors.import_progress(job=job) if job else None
+    progress = import_progress.import_progress(job=job) if job else None
     return {
         "dataset": dataset,
         "progress": progress,

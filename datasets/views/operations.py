@@ -9,10 +9,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from customlabels import s3
 
-from .. import operations, selectors, services
+from .. import operations, selectors
 from ..errors import DatasetError
 from ..formats.reports import csv_lines
 from ..forms import DatasetSplitForm
+from ..imports import progress, split
 from ..models import Dataset, ManifestExport
 
 MANIFEST_NOT_CREATED = (
@@ -29,7 +30,7 @@ def dataset_split(request, pk):
     refusal = None
     if request.method == "POST" and form.is_valid():
         try:
-            test = operations.dataset_split(dataset=dataset, name=form.cleaned_data["name"], user=request.user)
+            test = split.dataset_split(dataset=dataset, name=form.cleaned_data["name"], user=request.user)
         except DatasetError as exc:
             if exc.field:
                 form.add_error(exc.field, str(exc))
@@ -38,11 +39,11 @@ def dataset_split(request, pk):
         else:
             messages.success(
                 request,
-                f"Creating the test dataset {test.name} with {operations.SPLIT_PERCENT}% of the images of {dataset.name}.",
+                f"Creating the test dataset {test.name} with {split.SPLIT_PERCENT}% of the images of {dataset.name}.",
             )
             return redirect("datasets:detail", pk=test.pk)
     elif request.method == "GET":
-        refusal = operations.dataset_split_refusal(dataset=dataset)
+        refusal = split.dataset_split_refusal(dataset=dataset)
     context = {"dataset": dataset, "project": dataset.project, "form": form, "refusal": refusal}
     return render(request, "datasets/dataset_split.html", context)
 
@@ -100,7 +101,7 @@ def manifest_download(request, pk):
         return redirect("datasets:manifest", pk=dataset.pk)
     file_name = re.sub(r"[^A-Za-z0-9_.\-]", "_", export.key.rsplit("/", 1)[-1])
     url = s3.presigned_get_url(
-        services.console_bucket_name(), export.key, content_disposition=f'attachment; filename="{file_name}"'
+        selectors.console_bucket_name(), export.key, content_disposition=f'attachment; filename="{file_name}"'
     )
     return redirect(url)
 
@@ -112,7 +113,7 @@ def dataset_import_jobs(request, pk):
     context = {
         "dataset": dataset,
         "project": dataset.project,
-        "import_jobs": selectors.dataset_import_jobs(dataset=dataset),
+        "import_jobs": progress.dataset_import_jobs(dataset=dataset),
     }
     template = "datasets/_import_jobs.html" if request.htmx else "datasets/import_jobs.html"
     return render(request, template, context)
@@ -121,9 +122,9 @@ def dataset_import_jobs(request, pk):
 @require_GET
 def import_job_report(request, pk):
     """The import's report as CSV, streamed row by row: the items it did not import, then its images with errors."""
-    job = selectors.import_job_get(user=request.user, pk=pk)
+    job = progress.import_job_get(user=request.user, pk=pk)
     response = StreamingHttpResponse(
-        csv_lines(selectors.import_job_report_rows(job=job)), content_type="text/csv; charset=utf-8"
+        csv_lines(progress.import_job_report_rows(job=job)), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-{job.dataset.name}-report.csv"'
     return response

@@ -16,9 +16,9 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from .. import selectors, services
+from .. import imports, selectors, services
 from ..errors import DatasetError
-from ..imports import upload as uploads
+from ..imports import upload
 from ..models import Dataset
 
 
@@ -62,7 +62,7 @@ def images_upload(request, pk):
     try:
         files = request.FILES.getlist("images")
     except TooManyFilesSent:
-        return _refused(request, dataset, uploads.TOO_MANY_FILES)
+        return _refused(request, dataset, upload.TOO_MANY_FILES)
     except MultiPartParserError:
         return _refused(request, dataset, "The upload could not be read. Choose the files again and retry.")
     return _images_upload(request, dataset=dataset, files=files)
@@ -71,8 +71,8 @@ def images_upload(request, pk):
 @csrf_protect
 def _images_upload(request, *, dataset, files):
     try:
-        result = uploads.images_upload(
-            dataset=dataset, user=request.user, files=files, batch=request.POST.get("batch", "")
+        result = imports.images_add(
+            dataset=dataset, user=request.user, source=imports.UPLOAD, files=files, batch=request.POST.get("batch", "")
         )
     except DatasetError as exc:
         return _refused(request, dataset, str(exc))

@@ -594,7 +594,7 @@ def run_import(
     redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
 
     from customlabels import s3
-    from datasets import services
+    from datasets.imports import s3_folder
     from datasets.models import Dataset, Image, ImportJob
     from projects import services as project_services
 
@@ -602,7 +602,7 @@ def run_import(
     project_services.console_bucket_create()
     project = project_services.project_create(owner=user, name=f"bench-{pool}")
     location = s3.parse_location(f"s3://{SOURCE_BUCKET}/{SOURCE_PREFIX}")
-    services.s3_folder_check(location=location)  # what the form does before Submit; not timed
+    s3_folder.s3_folder_check(location=location)  # what the form does before Submit; not timed
 
     worker, _ = start_worker(pool, concurrency, env, workdir, args.loglevel, args.malloc_arena_max)
     sampler = RssSampler(worker.pid)
@@ -625,7 +625,7 @@ def run_import(
         sampler.set_phase("import")
         cpu = CpuWindow(worker=worker.pid, s3_server=server_pid)
         wall0, t0 = time.time(), time.perf_counter()
-        dataset = services.dataset_create_from_s3(
+        dataset = s3_folder.dataset_create_from_s3(
             project=project, name=f"bench-{pool}-{concurrency}", location=location, auto_label=True
         )
         progress: list[tuple[float, int, int]] = []

@@ -265,14 +265,14 @@ def main() -> int:
 
         bi.log(f"(b) {args.users} users browsing while an import of {args.import_images:,} images runs")
         from customlabels import s3
-        from datasets import services
+        from datasets.imports import s3_folder
         from datasets.models import Dataset
 
         browsers = [Browser(base, dataset.pk, label_ids, seed=i + 1, think=args.think) for i in range(args.users)]
         for browser in browsers:
             browser.sign_in()
         location = s3.parse_location(f"s3://{bi.SOURCE_BUCKET}/{bi.SOURCE_PREFIX}")
-        importing = services.dataset_create_from_s3(
+        importing = s3_folder.dataset_create_from_s3(
             project=project, name="incoming", location=location, auto_label=True
         )
         t0 = time.monotonic()

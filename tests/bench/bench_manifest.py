@@ -96,8 +96,9 @@ def run(*, n: int, env: dict, workdir: Path, args, server, results: dict) -> Non
     redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
 
     from customlabels import s3
-    from datasets import operations, services
+    from datasets import operations
     from datasets.imports import manifest as manifest_import
+    from datasets.imports import s3_folder
     from datasets.models import BoundingBox, Image, ImageLabel, ManifestExport
     from projects import services as project_services
 
@@ -123,7 +124,7 @@ def run(*, n: int, env: dict, workdir: Path, args, server, results: dict) -> Non
         sampler.set_phase("s3_import")
         location = s3.parse_location(f"s3://{bi.SOURCE_BUCKET}/{bi.SOURCE_PREFIX}")
         t0 = time.perf_counter()
-        folder = services.dataset_create_from_s3(project=project, name="folder", location=location, auto_label=True)
+        folder = s3_folder.dataset_create_from_s3(project=project, name="folder", location=location, auto_label=True)
         results["s3_import_seconds"] = round(time.perf_counter() - t0 + wait_status(folder.pk, worker, timeout), 3)
         bi.log(f"  {results['s3_import_seconds']:.1f} s")
 

@@ -6,6 +6,7 @@ from django.urls import reverse
 from datasets import services
 from datasets.errors import DatasetError
 from datasets.models import Dataset, Image, Label
+from datasets.operations import thumbnails
 from tests.factories import DatasetFactory, ImageFactory, LabelFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +42,7 @@ def test_a_dataset_being_imported_is_not_deleted(client_user, user, console_buck
 def test_thumbnails_leave_the_console_bucket_and_nothing_else_does(s3, console_bucket):
     for key in ("thumbnails/41/1.jpg", "thumbnails/41/2.jpg", "thumbnails/411/3.jpg", "assets/41/x.png"):
         s3.put_object(Bucket=console_bucket.name, Key=key, Body=b"x")
-    assert services.dataset_thumbnails_delete(dataset_id=41) == 2
+    assert thumbnails.dataset_thumbnails_delete(dataset_id=41) == 2
     left = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=console_bucket.name)["Contents"])
     assert left == ["assets/41/x.png", "thumbnails/411/3.jpg"]
-    assert services.dataset_thumbnails_delete(dataset_id=41) == 0
+    assert thumbnails.dataset_thumbnails_delete(dataset_id=41) == 0

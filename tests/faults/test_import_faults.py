@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from customlabels import s3 as s3_module
 from customlabels.celery import app as celery_app
-from datasets import services
+from datasets.imports import s3_folder
 from datasets.models import Dataset, Image, ImportJob
 from tests.datasets.support import jpeg_bytes, wait_until
 from tests.factories import ProjectFactory
@@ -204,8 +204,8 @@ def test_two_imports_into_one_dataset_at_once_add_each_image_once_with_right_cou
     # The form refuses a second import while one runs; two at once still happen when a submit is
     # delivered twice. Both jobs start in one commit, so their chunks run side by side.
     with transaction.atomic():
-        dataset = services.dataset_create_from_s3(project=project, name="photos", location=location, auto_label=True)
-        services._import_job_start(dataset=dataset, location=location, auto_label=True)
+        dataset = s3_folder.dataset_create_from_s3(project=project, name="photos", location=location, auto_label=True)
+        s3_folder.import_job_start(dataset=dataset, location=location, auto_label=True)
     refused = client_user.post(
         reverse("datasets:add_images", args=[dataset.pk]),
         {"s3_location": f"s3://{big_folder}/photos/", "auto_label": "on"},

@@ -5,7 +5,7 @@ import pytest
 
 from customlabels import s3 as s3_module
 from customlabels.s3 import parse_location
-from datasets import services
+from datasets.imports import jobs, s3_folder
 from datasets.models import Dataset, Image, ImageLabel, ImportJob
 from datasets.tasks import import_list_task
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 def start_import(project, bucket: str, folder: str = "alexa-devices/") -> tuple[Dataset, ImportJob]:
     """Create the dataset as the form does; the queued task never runs (the test transaction never commits)."""
-    dataset = services.dataset_create_from_s3(
+    dataset = s3_folder.dataset_create_from_s3(
         project=project, name="alexa-devices", location=parse_location(f"s3://{bucket}/{folder}"), auto_label=True
     )
     return dataset, dataset.import_jobs.get()
@@ -25,7 +25,7 @@ def start_import(project, bucket: str, folder: str = "alexa-devices/") -> tuple[
 def run_chunks(job: ImportJob) -> list[int]:
     image_ids = []
     for chunk in job.chunks.order_by("seq"):
-        image_ids += services.import_chunk(chunk_id=chunk.pk)
+        image_ids += s3_folder.import_chunk(chunk_id=chunk.pk)
     return image_ids
 
 
@@ -35,14 +35,14 @@ def test_a_listing_replayed_after_a_crash_stores_and_counts_each_page_once(
     monkeypatch.setattr(s3_module, "LIST_PAGE_SIZE", 4)
     dataset, job = start_import(project, source_bucket)
 
-    services.import_list(job_id=job.pk)
+    s3_folder.import_list(job_id=job.pk)
     job.refresh_from_db()
     first = (job.found, job.skipped, job.chunks_total, job.chunks.count())
     assert first == (len(ALEXA_IMAGES), 1, 4, 4)
-    services.import_chunk(chunk_id=job.chunks.get(seq=1).pk)
+    s3_folder.import_chunk(chunk_id=job.chunks.get(seq=1).pk)
     # The worker died after storing the pages but before recording that the listing was done.
     ImportJob.objects.filter(pk=job.pk).update(listing_done=False)
-    services.import_list(job_id=job.pk)
+    s3_folder.import_list(job_id=job.pk)
     run_chunks(job)
     run_chunks(job)
 
@@ -53,15 +53,15 @@ def test_a_listing_replayed_after_a_crash_stores_and_counts_each_page_once(
     assert ImageLabel.objects.filter(image__dataset=dataset).count() == sum(
         1 for obj in ALEXA_IMAGES.values() if obj.label
     )
-    assert services.import_finish_if_done(job_id=job.pk) is True
-    assert services.import_finish_if_done(job_id=job.pk) is False
+    assert s3_folder.import_finish_if_done(job_id=job.pk) is True
+    assert s3_folder.import_finish_if_done(job_id=job.pk) is False
     dataset.refresh_from_db()
     assert dataset.status == Dataset.Status.CREATE_COMPLETE
 
 
 def test_an_image_deleted_between_listing_and_reading_is_an_invalid_image(console_bucket, project, source_bucket, s3):
     _, job = start_import(project, source_bucket)
-    services.import_list(job_id=job.pk)
+    s3_folder.import_list(job_id=job.pk)
     s3.delete_object(Bucket=source_bucket, Key="alexa-devices/echo/echo-image-1.png")
 
     run_chunks(job)
@@ -106,15 +106,15 @@ def test_adding_images_while_none_are_new_completes_the_update_with_nothing_adde
     console_bucket, project, source_bucket, s3
 ):
     dataset, job = start_import(project, source_bucket)
-    services.import_list(job_id=job.pk)
+    s3_folder.import_list(job_id=job.pk)
     run_chunks(job)
-    services.import_finish_if_done(job_id=job.pk)
+    s3_folder.import_finish_if_done(job_id=job.pk)
     seed(s3, source_bucket, {"alexa-devices/more-notes.txt": b"still not an image"})
 
-    again = services.dataset_add_images_from_s3(
+    again = s3_folder.dataset_add_images_from_s3(
         dataset=dataset, location=parse_location(f"s3://{source_bucket}/alexa-devices"), auto_label=True
     )
-    services.import_list(job_id=again.pk)
+    s3_folder.import_list(job_id=again.pk)
 
     dataset.refresh_from_db()
     again.refresh_from_db()
@@ -139,9 +139,9 @@ def test_a_folder_name_too_long_for_a_label_flags_its_images_and_the_import_goes
     )
     dataset, job = start_import(project, bucket)
 
-    services.import_list(job_id=job.pk)
+    s3_folder.import_list(job_id=job.pk)
     run_chunks(job)
-    services.import_finish_if_done(job_id=job.pk)
+    s3_folder.import_finish_if_done(job_id=job.pk)
 
     dataset.refresh_from_db()
     assert dataset.status == Dataset.Status.CREATE_COMPLETE
@@ -176,7 +176,7 @@ def test_a_large_import_refreshes_the_planner_statistics_and_a_small_one_does_no
             cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [Image._meta.db_table])
             return cursor.fetchone()[0]
 
-    assert services.import_statistics_refresh(job_id=small.pk) is False
+    assert jobs.import_statistics_refresh(job_id=small.pk) is False
     assert planner_rows() < 5000
-    assert services.import_statistics_refresh(job_id=large.pk) is True
+    assert jobs.import_statistics_refresh(job_id=large.pk) is True
     assert planner_rows() == 5010

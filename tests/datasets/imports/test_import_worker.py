@@ -8,7 +8,7 @@ from django.urls import reverse
 from PIL import Image as PILImage
 
 from customlabels.s3 import parse_location
-from datasets import services
+from datasets.imports import s3_folder
 from datasets.models import Dataset, Image, ImageLabel, ImportJob, Label
 from datasets.tasks import import_chunk_task, import_list_task
 
@@ -258,9 +258,9 @@ def test_running_an_import_step_again_creates_no_duplicates(
     before = snapshot(dataset, job)
 
     for chunk in job.chunks.all():
-        assert services.import_chunk(chunk_id=chunk.pk) == []
+        assert s3_folder.import_chunk(chunk_id=chunk.pk) == []
         import_chunk_task.apply(args=[chunk.pk]).get()
-    services.import_list(job_id=job.pk)
+    s3_folder.import_list(job_id=job.pk)
     import_list_task.apply(args=[job.pk]).get()
 
     assert snapshot(dataset, job) == before
@@ -272,10 +272,10 @@ def test_a_bucket_deleted_before_the_worker_lists_it_fails_the_dataset_naming_th
     celery_worker_proc, console_bucket, project, source_bucket, s3
 ):
     location = parse_location(f"s3://{source_bucket}/alexa-devices/")
-    services.s3_folder_check(location=location)
+    s3_folder.s3_folder_check(location=location)
     with transaction.atomic():
         # The import is queued when this commits, so the bucket is gone before the worker can list it.
-        dataset = services.dataset_create_from_s3(project=project, name="gone", location=location, auto_label=True)
+        dataset = s3_folder.dataset_create_from_s3(project=project, name="gone", location=location, auto_label=True)
         keys = [obj["Key"] for obj in s3.list_objects_v2(Bucket=source_bucket)["Contents"]]
         s3.delete_objects(Bucket=source_bucket, Delete={"Objects": [{"Key": key} for key in keys]})
         s3.delete_bucket(Bucket=source_bucket)

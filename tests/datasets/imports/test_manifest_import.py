@@ -10,11 +10,11 @@ import pytest
 from django.db import transaction
 
 from customlabels import s3 as s3_module
-from datasets import selectors
 from datasets.errors import MESSAGES, DatasetError, ErrorCode
 from datasets.formats import ground_truth_file
 from datasets.imports import manifest as manifest_import
 from datasets.imports.manifest import ManifestLocation, manifest_check, manifest_location_parse
+from datasets.imports.progress import import_progress
 from datasets.models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, ImportJob, Label
 from datasets.tasks import manifest_chunk_task, manifest_read_task
 from tests.factories import DatasetFactory
@@ -273,7 +273,7 @@ def test_a_manifest_with_every_kind_of_line_imports_labels_boxes_and_problems_im
         ("line 11", "", "The line is blank."),
     ]
     assert job.message == f"{len(images)} imported, 5 with errors or warnings, 4 lines dropped."
-    progress = selectors.import_progress(job=job)
+    progress = import_progress(job=job)
     assert (progress.imported, progress.with_errors, progress.percent) == (len(images), 5, 100)
     assert progress.thumbnails == len(images) - 1  # every image but the missing one
 

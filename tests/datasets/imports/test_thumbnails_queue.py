@@ -6,9 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from datasets import services
 from datasets.models import Dataset, Image
-from datasets.operations.thumbnails import REQUEUE_AFTER, dataset_thumbnails_queue, thumbnails_sweep
+from datasets.operations.thumbnails import REQUEUE_AFTER, THUMBNAIL_BATCH, dataset_thumbnails_queue, thumbnails_sweep
 from tests.factories import DatasetFactory, ImageFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +19,7 @@ def pending(dataset, n=1, **fields):
 
 def test_a_datasets_pending_thumbnails_are_queued_once_in_batches(django_capture_on_commit_callbacks):
     dataset = DatasetFactory()
-    images = pending(dataset, services.THUMBNAIL_BATCH + 5)
+    images = pending(dataset, THUMBNAIL_BATCH + 5)
     ImageFactory(dataset=dataset, thumbnail_key="thumbnails/1/1.jpg")
     ImageFactory(dataset=dataset, error_code="ERROR_INVALID_IMAGE")
     pending(DatasetFactory(), 2)

@@ -15,8 +15,9 @@ from customlabels.text import counted, was_were
 from .. import services
 from ..errors import DatasetError, ErrorCode
 from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportJob, Label, LabelingAction
-from .common import EXPORT_BATCH, ID_BATCH, QUEUE_DOWN, send_after_commit
-from .thumbnails import thumbnails_relocate_queue
+from ..operations.common import EXPORT_BATCH, ID_BATCH, QUEUE_DOWN
+from ..operations.thumbnails import thumbnails_relocate_queue
+from . import jobs
 
 SPLIT_PERCENT = 20
 INSUFFICIENT_MESSAGE = "The manifest file doesn't have enough labeled images to distribute the dataset."
@@ -141,36 +142,25 @@ def dataset_split(*, dataset: Dataset, name: str, user) -> Dataset:
 
     Atomic. Raises DatasetError (see dataset_split_refusal) or DatasetError(field="name").
     """
-    from ..tasks import dataset_split_task
-
     train = Dataset.objects.select_for_update().select_related("project").filter(pk=dataset.pk).first()
     if train is None or train.project.owner_id != user.pk:
         raise DatasetError("Choose one of your datasets to split.")
     refusal = dataset_split_refusal(dataset=train)
     if refusal:
         raise DatasetError(refusal)
-    test = services.dataset_new(
+    test = jobs.dataset_start(
         project=train.project,
         name=name,
-        dataset_type=Dataset.Type.TEST,
-        status=Dataset.Status.CREATE_IN_PROGRESS,
         status_message=f"Moving {SPLIT_PERCENT}% of the images of the training dataset {train.name} here.",
-    )
-    train.status = Dataset.Status.UPDATE_IN_PROGRESS
-    train.status_message = f"Moving {SPLIT_PERCENT}% of the images to the test dataset {test.name}."
-    train.status_message_code = ""
-    train.save(update_fields=["status", "status_message", "status_message_code", "updated_at"])
-    job = ImportJob.objects.create(
-        dataset=test,
         source=ImportJob.Source.SPLIT,
         parameters={"source_dataset": train.pk, "source_name": train.name},
+        message=QUEUE_DOWN,
+        dataset_type=Dataset.Type.TEST,
     )
-    send_after_commit(
-        dataset_split_task,
-        job.pk,
-        on_error=lambda: dataset_split_fail(
-            job_id=job.pk, message=QUEUE_DOWN, code=Dataset.StatusMessageCode.SERVICE_ERROR
-        ),
+    services.status_set(
+        dataset=train,
+        status=Dataset.Status.UPDATE_IN_PROGRESS,
+        message=f"Moving {SPLIT_PERCENT}% of the images to the test dataset {test.name}.",
     )
     return test
 
@@ -190,7 +180,7 @@ def dataset_split_run(*, job_id: int) -> bool:
         test = Dataset.objects.select_for_update().get(pk=job.dataset_id)
         train = Dataset.objects.select_for_update().filter(pk=job.parameters["source_dataset"]).first()
         if train is None:
-            services.import_fail(job_id=job.pk, message="The training dataset was deleted before it could be split.")
+            jobs.job_fail(job_id=job.pk, message="The training dataset was deleted before it could be split.")
             return False
         labels_of = _labels_by_image(dataset_id=train.pk)
         refs = dict(Image.objects.filter(dataset=train).values_list("source_ref", "id").iterator(chunk_size=5000))
@@ -209,23 +199,18 @@ def dataset_split_run(*, job_id: int) -> bool:
             )
         _labels_remap(train_id=train.pk, test_id=test.pk)
         LabelingAction.objects.filter(dataset=train).delete()
-        now = timezone.now()
-        job.status = ImportJob.Status.SUCCEEDED
-        job.started_at = job.started_at or now
-        job.finished_at = now
-        job.found = len(moved)
-        job.listing_done = True
-        job.message = f"{len(moved):,} of {counted(len(refs), 'image')} moved from {train.name}."
-        job.save(update_fields=["status", "started_at", "finished_at", "found", "listing_done", "message"])
-        test.status = Dataset.Status.CREATE_COMPLETE
-        test.status_message = f"The dataset was successfully created from {SPLIT_PERCENT}% of {train.name}."
-        test.status_message_code = Dataset.StatusMessageCode.SUCCESS
-        test.save(update_fields=["status", "status_message", "status_message_code", "updated_at"])
-        train.status = Dataset.Status.UPDATE_COMPLETE
-        train.status_message = f"{len(moved):,} of {counted(len(refs), 'image')} {was_were(len(moved))} moved to the test dataset {test.name}."
-        train.status_message_code = Dataset.StatusMessageCode.SUCCESS
-        train.save(update_fields=["status", "status_message", "status_message_code", "updated_at"])
-        services.dataset_changed(dataset_id=train.pk)
+        jobs.job_succeed(
+            job=job,
+            message=f"{len(moved):,} of {counted(len(refs), 'image')} moved from {train.name}.",
+            created=f"The dataset was successfully created from {SPLIT_PERCENT}% of {train.name}.",
+            started_at=job.started_at or timezone.now(),
+            found=len(moved),
+            listing_done=True,
+        )
+        services.dataset_updated(
+            dataset=train,
+            message=f"{len(moved):,} of {counted(len(refs), 'image')} {was_were(len(moved))} moved to the test dataset {test.name}.",
+        )
         services.dataset_changed(dataset_id=test.pk)
         thumbnails_relocate_queue(job_id=job.pk)
     return True
@@ -260,26 +245,3 @@ def _labels_remap(*, train_id: int, test_id: int) -> None:
             [test_id, test_id],
         )
         cursor.execute(f"UPDATE {box} SET label_id = {new_label(box)} WHERE {moved}", [test_id, test_id])
-
-
-def dataset_split_fail(*, job_id: int, message: str, code: str = Dataset.StatusMessageCode.SERVICE_ERROR) -> None:
-    """Fail the split's job and test dataset (CREATE_FAILED), and its training dataset (UPDATE_FAILED)."""
-    services.import_fail(job_id=job_id, message=message, code=code)
-    dataset_split_source_release(job_id=job_id)
-
-
-def dataset_split_source_release(*, job_id: int) -> None:
-    """After a split's job failed, its training dataset, still UPDATE_IN_PROGRESS, becomes UPDATE_FAILED
-    with the job's message. Nothing moved: the split is one transaction. Idempotent."""
-    with transaction.atomic():
-        job = ImportJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status != ImportJob.Status.FAILED:
-            return
-        test = Dataset.objects.select_for_update().filter(pk=job.dataset_id).first()
-        train = Dataset.objects.select_for_update().filter(pk=job.parameters.get("source_dataset")).first()
-        if train is None or train.status != Dataset.Status.UPDATE_IN_PROGRESS:
-            return
-        train.status = Dataset.Status.UPDATE_FAILED
-        train.status_message = test.status_message if test else job.message
-        train.status_message_code = test.status_message_code if test else Dataset.StatusMessageCode.SERVICE_ERROR
-        train.save(update_fields=["status", "status_message", "status_message_code", "updated_at"])
