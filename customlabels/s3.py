@@ -6,17 +6,10 @@ whose messages are fit to show to a user.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import hmac
 import os
-import re
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import quote, urlsplit
 
 import boto3
 from botocore.config import Config
@@ -29,82 +22,36 @@ from botocore.exceptions import (
 )
 from django.conf import settings
 
-from .s3_names import bucket_name_valid
+from . import sigv4
+from .lines import lines_split
+from .s3_names import (
+    S3AccessDenied,
+    S3BucketNotFound,
+    S3Error,
+    S3Location,
+    S3LocationInvalid,
+    S3Object,
+    S3ObjectNotFound,
+    S3Unreachable,
+    parse_location,
+    split_uri,
+)
+
+# The names of locations and errors live in s3_names (pure); callers reach them here with the rest.
+__all__ = [
+    "S3AccessDenied",
+    "S3BucketNotFound",
+    "S3Error",
+    "S3Location",
+    "S3LocationInvalid",
+    "S3Object",
+    "S3ObjectNotFound",
+    "S3Unreachable",
+    "parse_location",
+    "split_uri",
+]
 
 LIST_PAGE_SIZE = 1000
-
-
-class S3Error(Exception):
-    """Base of every S3 failure; str() is a message for the user."""
-
-
-class S3LocationInvalid(S3Error):
-    pass
-
-
-class S3BucketNotFound(S3Error):
-    pass
-
-
-class S3AccessDenied(S3Error):
-    pass
-
-
-class S3ObjectNotFound(S3Error):
-    pass
-
-
-class S3Unreachable(S3Error):
-    """The endpoint could not be reached (network, DNS, timeouts, 5xx). Worth retrying."""
-
-
-@dataclass(frozen=True)
-class S3Location:
-    bucket: str
-    prefix: str  # "" for the bucket root, else ends with "/"
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
-
-
-@dataclass(frozen=True)
-class S3Object:
-    key: str
-    size: int
-    etag: str
-
-
-def parse_location(value: str) -> S3Location:
-    """Parse `s3://bucket/prefix` or `bucket/prefix` (trailing slash optional) into a folder.
-
-    The prefix always ends with "/" so that `alexa-devices` never matches `alexa-devices-2/`.
-    """
-    text = (value or "").strip()
-    if not text:
-        raise S3LocationInvalid("Enter an S3 folder location, for example s3://bucket/folder/.")
-    if len(text) > 1024 + 70:
-        raise S3LocationInvalid("The S3 folder location is too long.")
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://", text) and not text.startswith("s3://"):
-        raise S3LocationInvalid("The S3 folder location must start with s3:// or a bucket name.")
-    if text.startswith("s3://"):
-        text = text[len("s3://") :]
-    bucket, _, prefix = text.partition("/")
-    if not bucket:
-        raise S3LocationInvalid("The S3 folder location needs a bucket name, for example s3://bucket/folder/.")
-    if not bucket_name_valid(bucket):
-        raise S3LocationInvalid(
-            f"“{bucket}” is not a valid bucket name: use 3–63 lower-case letters, digits, dots and hyphens."
-        )
-    prefix = prefix.strip("/")
-    if any(ch in prefix for ch in "\x00\r\n"):
-        raise S3LocationInvalid("The S3 folder location contains characters that are not allowed.")
-    segments = prefix.split("/") if prefix else []
-    if any(seg in ("", ".", "..") for seg in segments):
-        raise S3LocationInvalid("The S3 folder location must not contain empty, “.” or “..” folders.")
-    if len(prefix.encode()) > 1000:
-        raise S3LocationInvalid("The S3 folder location is too long.")
-    return S3Location(bucket=bucket, prefix=f"{prefix}/" if prefix else "")
 
 
 _lock = threading.Lock()
@@ -280,48 +227,19 @@ def presigned_get_url(
 
 
 def _presign_get(bucket: str, key: str, *, expires: int, now: datetime) -> str:
-    """The URL botocore's generate_presigned_url gives for a GET with static keys (SigV4 query
-    signing, path-style), made without botocore's per-call machinery: a gallery page signs 50
-    thumbnails, and botocore spent a third of the page's time doing it. A test checks the two agree."""
-    endpoint = urlsplit(settings.AWS_S3_ENDPOINT_URL or client().meta.endpoint_url)
-    host = endpoint.netloc
-    if (endpoint.scheme, endpoint.port) in (("http", 80), ("https", 443)):
-        host = endpoint.hostname
-    path = quote(f"{endpoint.path.rstrip('/')}/{bucket}/{key}", safe="/~")
-    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
-    scope = f"{amz_date[:8]}/{settings.AWS_DEFAULT_REGION}/s3/aws4_request"
-    query = {
-        "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
-        "X-Amz-Credential": f"{settings.AWS_ACCESS_KEY_ID}/{scope}",
-        "X-Amz-Date": amz_date,
-        "X-Amz-Expires": str(expires),
-        "X-Amz-SignedHeaders": "host",
-    }
-    canonical_query = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(query.items()))
-    canonical_request = f"GET\n{path}\n{canonical_query}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD"
-    to_sign = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{hashlib.sha256(canonical_request.encode()).hexdigest()}"
-    signature = hmac.new(_signing_key(amz_date[:8]), to_sign.encode(), hashlib.sha256).hexdigest()
-    return f"{endpoint.scheme}://{endpoint.netloc}{path}?{canonical_query}&X-Amz-Signature={signature}"
-
-
-@functools.lru_cache(maxsize=8)
-def _signing_key_for(secret: str, day: str, region: str) -> bytes:
-    key = ("AWS4" + secret).encode()
-    for part in (day, region, "s3", "aws4_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    return key
-
-
-def _signing_key(day: str) -> bytes:
-    return _signing_key_for(settings.AWS_SECRET_ACCESS_KEY, day, settings.AWS_DEFAULT_REGION)
-
-
-def split_uri(uri: str) -> tuple[str, str]:
-    """`s3://bucket/key` → (bucket, key)."""
-    if not uri.startswith("s3://"):
-        raise S3LocationInvalid(f"{uri} is not an s3:// URI.")
-    bucket, _, key = uri[5:].partition("/")
-    return bucket, key
+    """The URL botocore's generate_presigned_url gives for a GET with static keys, made without
+    botocore's per-call machinery (customlabels.sigv4): a gallery page signs 50 thumbnails, and
+    botocore spent a third of the page's time doing it. A test checks the two agree."""
+    return sigv4.presign_get(
+        endpoint_url=settings.AWS_S3_ENDPOINT_URL or client().meta.endpoint_url,
+        access_key=settings.AWS_ACCESS_KEY_ID,
+        secret_key=settings.AWS_SECRET_ACCESS_KEY,
+        region=settings.AWS_DEFAULT_REGION,
+        bucket=bucket,
+        key=key,
+        expires=expires,
+        now=now,
+    )
 
 
 def copy_object(bucket: str, source_key: str, key: str) -> None:
@@ -330,116 +248,6 @@ def copy_object(bucket: str, source_key: str, key: str) -> None:
         client().copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source_key})
     except (ClientError, BotoCoreError) as exc:
         raise _translate(exc, bucket=bucket, key=source_key) from exc
-
-
-MULTIPART_MIN_PART = 5 * 1024 * 1024  # S3's smallest part but the last
-MULTIPART_PART_SIZE = 8 * 1024 * 1024
-
-
-class MultipartWriter:
-    """Write one object of any size from a stream of bytes, holding at most two parts in memory.
-
-    Parts of `part_size` bytes go up as a multipart upload, each one uploaded by a helper thread
-    while the caller produces the next. An object smaller than one part is stored with one PUT.
-    Use it as a context manager: leaving it by an exception aborts the upload, so no object and no
-    stray parts are left; leaving it normally completes the object.
-    """
-
-    def __init__(self, bucket: str, key: str, *, content_type: str, part_size: int = MULTIPART_PART_SIZE):
-        if part_size < MULTIPART_MIN_PART:
-            raise ValueError(f"S3 parts are at least {MULTIPART_MIN_PART} bytes.")
-        self.bucket, self.key, self.content_type, self.part_size = bucket, key, content_type, part_size
-        self.size = 0
-        self.parts = 0
-        self._buffer = bytearray()
-        self._upload_id: str | None = None
-        self._uploads: list[Future] = []
-        self._pool: ThreadPoolExecutor | None = None
-        self._closed = False
-
-    def __enter__(self) -> MultipartWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    def write(self, data: bytes) -> None:
-        self._buffer += data
-        self.size += len(data)
-        if len(self._buffer) >= self.part_size:
-            self._send(bytes(self._buffer))
-            self._buffer.clear()
-
-    def _send(self, body: bytes) -> None:
-        if self._upload_id is None:
-            try:
-                resp = client().create_multipart_upload(Bucket=self.bucket, Key=self.key, ContentType=self.content_type)
-            except (ClientError, BotoCoreError) as exc:
-                raise _translate(exc, bucket=self.bucket, key=self.key) from exc
-            self._upload_id = resp["UploadId"]
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
-        # One part in flight at a time: the caller builds the next part meanwhile, and memory stays bounded.
-        if self._uploads:
-            self._uploads[-1].result()
-        self.parts += 1
-        self._uploads.append(self._pool.submit(self._upload_part, self.parts, body))
-
-    def _upload_part(self, number: int, body: bytes) -> dict:
-        try:
-            resp = client().upload_part(
-                Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=body
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise _translate(exc, bucket=self.bucket, key=self.key) from exc
-        return {"PartNumber": number, "ETag": resp["ETag"]}
-
-    def close(self) -> int:
-        """Finish the object; returns its size in bytes."""
-        if self._closed:
-            return self.size
-        if self._upload_id is None:
-            put_object(self.bucket, self.key, bytes(self._buffer), content_type=self.content_type)
-            self._buffer.clear()
-            self._closed = True
-            return self.size
-        try:
-            if self._buffer:
-                self._send(bytes(self._buffer))
-                self._buffer.clear()
-            parts = [upload.result() for upload in self._uploads]
-            client().complete_multipart_upload(
-                Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, MultipartUpload={"Parts": parts}
-            )
-        except (ClientError, BotoCoreError) as exc:
-            self.abort()
-            raise _translate(exc, bucket=self.bucket, key=self.key) from exc
-        except Exception:
-            self.abort()
-            raise
-        self._shutdown()
-        self._closed = True
-        return self.size
-
-    def abort(self) -> None:
-        """Drop the upload and its parts. Never raises: it runs while another error is on its way up."""
-        self._closed = True
-        self._buffer.clear()
-        self._shutdown()
-        if self._upload_id is None:
-            return
-        try:
-            client().abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id)
-        except (ClientError, BotoCoreError):
-            pass
-        self._upload_id = None
-
-    def _shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
 
 
 # --- the manifest import: a file's size, image headers with their object's size, lines of a file ---
@@ -498,32 +306,18 @@ def iter_lines(bucket: str, key: str, *, max_line_bytes: int) -> Iterator[bytes]
     except (ClientError, BotoCoreError) as exc:
         raise _translate(exc, bucket=bucket, key=key) from exc
     body = resp["Body"]
-    limit = max_line_bytes + 1
-    pending, cut = b"", False
-    try:
+
+    def blocks() -> Iterator[bytes]:
         while True:
             try:
                 block = body.read(LINE_READ_SIZE)
             except BotoCoreError as exc:
                 raise _translate(exc, bucket=bucket, key=key) from exc
             if not block:
-                break
-            parts = block.split(b"\n")
-            for part in parts[:-1]:
-                yield _line_end(pending if cut else pending + part, cut=cut, limit=limit)
-                pending, cut = b"", False
-            if not cut:
-                pending += parts[-1]
-                if len(pending) > limit:
-                    pending, cut = pending[:limit], True
-        if pending or cut:
-            yield _line_end(pending, cut=cut, limit=limit)
+                return
+            yield block
+
+    try:
+        yield from lines_split(blocks(), max_line_bytes=max_line_bytes)
     finally:
         body.close()
-
-
-def _line_end(line: bytes, *, cut: bool, limit: int) -> bytes:
-    """The line without its carriage return, or its first `limit` bytes when it is longer than that."""
-    if cut or len(line) > limit:
-        return line[:limit]
-    return line[:-1] if line.endswith(b"\r") else line

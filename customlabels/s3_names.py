@@ -1,10 +1,11 @@
-"""S3's naming rules: bucket names and key lengths.
+"""S3's naming rules: bucket names, key lengths, folder locations and URIs, and the S3 errors.
 
 Pure: no Django and no boto3, so the pure formats check a manifest's source-refs by the same rule
 customlabels.s3 checks a folder location by.
 """
 
 import re
+from dataclasses import dataclass
 
 MAX_KEY_BYTES = 1024  # the longest S3 object key, in bytes of UTF-8
 
@@ -15,3 +16,84 @@ def bucket_name_valid(name: str) -> bool:
     """Whether `name` follows today's bucket naming rules: 3–63 lower-case letters, digits, dots and
     hyphens, beginning and ending with a letter or digit, never two dots in a row."""
     return _BUCKET_RE.fullmatch(name) is not None and ".." not in name
+
+
+class S3Error(Exception):
+    """Base of every S3 failure; str() is a message for the user."""
+
+
+class S3LocationInvalid(S3Error):
+    pass
+
+
+class S3BucketNotFound(S3Error):
+    pass
+
+
+class S3AccessDenied(S3Error):
+    pass
+
+
+class S3ObjectNotFound(S3Error):
+    pass
+
+
+class S3Unreachable(S3Error):
+    """The endpoint could not be reached (network, DNS, timeouts, 5xx). Worth retrying."""
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    prefix: str  # "" for the bucket root, else ends with "/"
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+@dataclass(frozen=True)
+class S3Object:
+    key: str
+    size: int
+    etag: str
+
+
+def parse_location(value: str) -> S3Location:
+    """Parse `s3://bucket/prefix` or `bucket/prefix` (trailing slash optional) into a folder.
+
+    The prefix always ends with "/" so that `alexa-devices` never matches `alexa-devices-2/`.
+    """
+    text = (value or "").strip()
+    if not text:
+        raise S3LocationInvalid("Enter an S3 folder location, for example s3://bucket/folder/.")
+    if len(text) > 1024 + 70:
+        raise S3LocationInvalid("The S3 folder location is too long.")
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://", text) and not text.startswith("s3://"):
+        raise S3LocationInvalid("The S3 folder location must start with s3:// or a bucket name.")
+    if text.startswith("s3://"):
+        text = text[len("s3://") :]
+    bucket, _, prefix = text.partition("/")
+    if not bucket:
+        raise S3LocationInvalid("The S3 folder location needs a bucket name, for example s3://bucket/folder/.")
+    if not bucket_name_valid(bucket):
+        raise S3LocationInvalid(
+            f"“{bucket}” is not a valid bucket name: use 3–63 lower-case letters, digits, dots and hyphens."
+        )
+    prefix = prefix.strip("/")
+    if any(ch in prefix for ch in "\x00\r\n"):
+        raise S3LocationInvalid("The S3 folder location contains characters that are not allowed.")
+    segments = prefix.split("/") if prefix else []
+    if any(seg in ("", ".", "..") for seg in segments):
+        raise S3LocationInvalid("The S3 folder location must not contain empty, “.” or “..” folders.")
+    if len(prefix.encode()) > 1000:
+        raise S3LocationInvalid("The S3 folder location is too long.")
+    return S3Location(bucket=bucket, prefix=f"{prefix}/" if prefix else "")
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/key` → (bucket, key)."""
+    if not uri.startswith("s3://"):
+        raise S3LocationInvalid(f"{uri} is not an s3:// URI.")
+    bucket, _, key = uri[5:].partition("/")
+    return bucket, key

@@ -77,6 +77,15 @@ class Label(models.Model):
         return self.name
 
 
+class JobStatus(models.TextChoices):
+    """The statuses of the work a worker does for a dataset: an import job, a manifest export."""
+
+    QUEUED = "QUEUED", "Queued"
+    IN_PROGRESS = "IN_PROGRESS", "In progress"
+    SUCCEEDED = "SUCCEEDED", "Succeeded"
+    FAILED = "FAILED", "Failed"
+
+
 class ImportJob(models.Model):
     class Source(models.TextChoices):
         S3_FOLDER = "S3_FOLDER", "Import images from S3 bucket"
@@ -85,11 +94,7 @@ class ImportJob(models.Model):
         COPY = "COPY", "Copy an existing Amazon Rekognition Custom Labels dataset"
         SPLIT = "SPLIT", "20% of a training dataset (Create test dataset)"
 
-    class Status(models.TextChoices):
-        QUEUED = "QUEUED", "Queued"
-        IN_PROGRESS = "IN_PROGRESS", "In progress"
-        SUCCEEDED = "SUCCEEDED", "Succeeded"
-        FAILED = "FAILED", "Failed"
+    Status = JobStatus
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="import_jobs")
     source = models.CharField(max_length=16, choices=Source.choices)
@@ -153,11 +158,7 @@ class ImportChunk(models.Model):
 class ManifestExport(models.Model):
     """A "Download manifest" request: a worker writes the dataset's manifest to the console bucket."""
 
-    class Status(models.TextChoices):
-        QUEUED = "QUEUED", "Queued"
-        IN_PROGRESS = "IN_PROGRESS", "In progress"
-        SUCCEEDED = "SUCCEEDED", "Succeeded"
-        FAILED = "FAILED", "Failed"
+    Status = JobStatus
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="manifest_exports")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")

@@ -14,7 +14,7 @@ from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from customlabels import s3
+from customlabels import s3_multipart
 from customlabels.celery import send_after_commit
 
 from .. import selectors
@@ -88,7 +88,7 @@ def manifest_export_write(*, export_id: int) -> ManifestExport:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         version = Dataset.objects.filter(pk=dataset.pk).values_list("stats_version", flat=True).get()
         lines = 0
-        with s3.MultipartWriter(console, key, content_type="application/jsonlines") as writer:
+        with s3_multipart.MultipartWriter(console, key, content_type="application/jsonlines") as writer:
             for batch in _manifest_batches(dataset_id=dataset.pk):
                 writer.write(("\n".join(batch) + "\n").encode())
                 lines += len(batch)

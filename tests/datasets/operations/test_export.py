@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from customlabels.s3 import MULTIPART_PART_SIZE
+from customlabels.s3_multipart import MULTIPART_PART_SIZE
 from datasets import labeling, operations
 from datasets.errors import DatasetError
 from datasets.formats import ground_truth
