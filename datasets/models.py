@@ -63,6 +63,11 @@ class Dataset(models.Model):
     def is_in_progress(self) -> bool:
         return self.status in self.IN_PROGRESS
 
+    @property
+    def never_created(self) -> bool:
+        """Its creation failed (CREATE_FAILED): it takes no images, manifest or split, only a retry or deletion."""
+        return self.status == self.Status.CREATE_FAILED
+
 
 class Label(models.Model):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="labels")

@@ -320,11 +320,16 @@ def dataset_labels_with_counts(*, dataset: Dataset) -> list[Label]:
     """Every label of the dataset, ordered by name, with `image_count` (images that use it, as an
     image-level label or on a box: what the label filter finds) and `box_count` (boxes with it), as
     ListDatasetLabels' LabelStats (EntryCount, BoundingBoxCount)."""
-    counts = _counts(dataset=dataset)[1]
+    return dataset_counts(dataset=dataset)[1]
+
+
+def dataset_counts(*, dataset: Dataset) -> tuple[DatasetStats, list[Label]]:
+    """dataset_stats and dataset_labels_with_counts from one read of the cached counts."""
+    stats, counts = _counts(dataset=dataset)
     labels = list(dataset.labels.order_by("name"))
     for label in labels:
         label.image_count, label.box_count = counts.get(label.id, (0, 0))
-    return labels
+    return stats, labels
 
 
 def manifest_export_latest(*, dataset: Dataset, succeeded: bool = False):

@@ -40,7 +40,7 @@ def dataset_update_begin(*, dataset: Dataset, message: str) -> Dataset:
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
     if dataset.is_in_progress:
         raise DatasetError("The dataset is being created or updated. Wait until it finishes.")
-    if dataset.status == Dataset.Status.CREATE_FAILED:
+    if dataset.never_created:
         raise DatasetError(NOT_CREATED_NO_IMAGES)
     status_set(dataset=dataset, status=Dataset.Status.UPDATE_IN_PROGRESS, message=message)
     return dataset

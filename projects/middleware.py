@@ -1,7 +1,7 @@
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from .selectors import console_bucket
+from .selectors import request_console_bucket
 
 
 class ConsoleBucketRequiredMiddleware:
@@ -18,7 +18,7 @@ class ConsoleBucketRequiredMiddleware:
             return None
         if request.path.startswith(("/admin/", "/accounts/", "/static/")):
             return None
-        if console_bucket() is not None:
+        if request_console_bucket(request) is not None:
             return None
         url = reverse("projects:first_time_setup")
         if request.htmx:

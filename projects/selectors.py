@@ -17,3 +17,15 @@ def project_get(*, user, pk: int) -> Project:
 def console_bucket() -> ConsoleBucket | None:
     """This region's console bucket, once it has been created in S3; None until then."""
     return ConsoleBucket.objects.filter(region=settings.AWS_DEFAULT_REGION, created_at__isnull=False).first()
+
+
+_UNREAD = object()
+
+
+def request_console_bucket(request) -> ConsoleBucket | None:
+    """console_bucket(), read once per request: the set-up check, the footer and the gallery's
+    thumbnails all need it."""
+    bucket = getattr(request, "_console_bucket", _UNREAD)
+    if bucket is _UNREAD:
+        bucket = request._console_bucket = console_bucket()
+    return bucket

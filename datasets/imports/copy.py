@@ -33,7 +33,7 @@ def dataset_create_copy(*, project: Project, name: str, source: Dataset, user) -
             f"The dataset {source.name} is being created or changed. Wait until it finishes, then copy it.",
             field="source",
         )
-    if source.status == Dataset.Status.CREATE_FAILED:
+    if source.never_created:
         raise DatasetError(f"The dataset {source.name} could not be created, so it can't be copied.", field="source")
     return jobs.dataset_start(
         project=project,

@@ -101,7 +101,7 @@ def dataset_split_refusal(*, dataset: Dataset) -> str | None:
         return f"{dataset.name} is a test dataset. Only a training dataset can be split to create a test dataset."
     if dataset.is_in_progress:
         return "The dataset is being created or updated. Wait until it finishes."
-    if dataset.status == Dataset.Status.CREATE_FAILED:
+    if dataset.never_created:
         return "The dataset could not be created, so it can't be split."
     test = Dataset.objects.filter(project_id=dataset.project_id, dataset_type=Dataset.Type.TEST).first()
     if test is not None:

@@ -26,6 +26,7 @@ from storages.backends.s3 import S3Storage
 
 from customlabels import s3
 from customlabels.celery import send_after_commit
+from customlabels.text import counted, was_were
 
 from .. import rules, selectors, services
 from ..errors import DatasetError, ErrorCode
@@ -214,6 +215,8 @@ def images_upload(*, dataset: Dataset, user, files: Sequence[UploadedFile], batc
     Atomic for the database: a crash leaves at most stray objects in S3, which a retry overwrites.
     Raises DatasetError, storing nothing, for more than 30 files, none, or a dataset in progress.
     """
+    if Dataset.objects.get(pk=dataset.pk).never_created:
+        raise DatasetError(services.NOT_CREATED_NO_IMAGES)
     if not files:
         raise DatasetError(NO_FILES)
     if len(files) > MAX_FILES:
@@ -244,7 +247,7 @@ def images_upload(*, dataset: Dataset, user, files: Sequence[UploadedFile], batc
         if any(o.ok for o in outcomes):
             added = job.images.count()
             services.dataset_updated(
-                dataset=locked, message=f"{added} image{'s were' if added != 1 else ' was'} added from your computer."
+                dataset=locked, message=f"{counted(added, 'image')} {was_were(added)} added from your computer."
             )
         if pending_thumbnails:
             # The thumbnails that could not be stored during the request; say why if queueing fails too.

@@ -26,6 +26,11 @@ from .common import EXPORT_BATCH, QUEUE_DOWN
 _EXPORT_RUNNING = (ManifestExport.Status.QUEUED, ManifestExport.Status.IN_PROGRESS)
 
 
+MANIFEST_NOT_CREATED = (
+    "The dataset could not be created, so it has no manifest. Retry the import or delete the dataset."
+)
+
+
 @transaction.atomic
 def manifest_export_start(*, dataset: Dataset, user) -> ManifestExport:
     """Start writing the dataset's manifest, or return the export that holds (or is writing) the
@@ -39,6 +44,8 @@ def manifest_export_start(*, dataset: Dataset, user) -> ManifestExport:
         raise DatasetError(
             "The dataset is being created or updated. Wait until it finishes, then download its manifest."
         )
+    if locked.never_created:
+        raise DatasetError(MANIFEST_NOT_CREATED)
     stalled_before = timezone.now() - timedelta(seconds=settings.IMPORT_STALL_SECONDS)
     same = locked.manifest_exports.filter(stats_version=locked.stats_version).order_by("-id")
     reusable = same.filter(

@@ -46,7 +46,7 @@ def dataset_create(request, project_pk):
     project = project_selectors.project_get(user=request.user, pk=project_pk)
     form = DatasetCreateForm(
         request.POST if request.method == "POST" else None,
-        example_bucket=example_bucket(),
+        example_bucket=example_bucket(request),
         copyable=selectors.datasets_copyable(user=request.user),
     )
     if request.method == "POST" and form.is_valid():
@@ -66,7 +66,7 @@ def dataset_create(request, project_pk):
 @require_http_methods(["GET", "POST"])
 def dataset_add_images(request, pk):
     dataset = selectors.dataset_get(user=request.user, pk=pk)
-    form = S3FolderForm(request.POST if request.method == "POST" else None, example_bucket=example_bucket())
+    form = S3FolderForm(request.POST if request.method == "POST" else None, example_bucket=example_bucket(request))
     if request.method == "POST" and form.is_valid():
         try:
             imports.images_add(

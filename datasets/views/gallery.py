@@ -15,8 +15,9 @@ from ..imports import recovery
 from ..models import Dataset
 
 
-def example_bucket() -> str:
-    bucket = project_selectors.console_bucket()
+def example_bucket(request) -> str:
+    """The bucket name the S3 location fields show in their example."""
+    bucket = project_selectors.request_console_bucket(request)
     return bucket.name if bucket else "bucket"
 
 
@@ -52,21 +53,16 @@ def gallery_context(request, dataset: Dataset, *, selected: set[int] | None = No
     query = request.GET
     filters = selectors.GalleryFilter.from_query(query)
     labeling_mode = query.get("mode") == "label"
-    page = selectors.dataset_images(
-        dataset=dataset,
-        filters=filters,
-        after=int_or_none(query.get("after")),
-        before=int_or_none(query.get("before")),
-    )
-    console = example_bucket()
+    after, before = int_or_none(query.get("after")), int_or_none(query.get("before"))
+    page = selectors.dataset_images(dataset=dataset, filters=filters, after=after, before=before)
+    console = project_selectors.request_console_bucket(request).name
     for image in page.images:
         image.thumbnail_url = s3.presigned_get_url(console, image.thumbnail_key) if image.thumbnail_key else ""
         image.selected = selected is not None and (all_matching or image.id in selected)
     mode = [("mode", "label")] if labeling_mode else []
     base = filters.as_query() + mode
-    position = [(k, query[k]) for k in ("after", "before") if int_or_none(query.get(k)) is not None]
-    labels = selectors.dataset_labels_with_counts(dataset=dataset)
-    stats = selectors.dataset_stats(dataset=dataset)
+    position = [(k, v) for k, v in (("after", after), ("before", before)) if v is not None]
+    stats, labels = selectors.dataset_counts(dataset=dataset)
     context = {
         "dataset": dataset,
         "project": dataset.project,
@@ -94,6 +90,8 @@ def _matching_count(dataset, filters, stats, labels) -> int:
     figure on the page already says it."""
     if filters.is_default:
         return stats.total
+    if filters == selectors.GalleryFilter(show=filters.show):
+        return {"labeled": stats.labeled, "unlabeled": stats.unlabeled, "errors": stats.errors}[filters.show]
     if filters == selectors.GalleryFilter(label_ids=filters.label_ids) and len(filters.label_ids) == 1:
         # A label's image count is the images that use it, image-level or on a box: the filter's matches.
         label = next((lb for lb in labels if lb.id == filters.label_ids[0]), None)

@@ -14,11 +14,8 @@ from ..errors import DatasetError
 from ..formats.reports import csv_lines
 from ..forms import DatasetSplitForm
 from ..imports import progress, split
-from ..models import Dataset, ManifestExport
-
-MANIFEST_NOT_CREATED = (
-    "The dataset could not be created, so it has no manifest. Retry the import or delete the dataset."
-)
+from ..models import ManifestExport
+from ..operations.export import MANIFEST_NOT_CREATED
 
 
 @require_http_methods(["GET", "POST"])
@@ -52,9 +49,8 @@ def _export_context(dataset, *, error: str = "") -> dict:
     export = selectors.manifest_export_latest(dataset=dataset)
     current = export is not None and export.stats_version == dataset.stats_version
     status = ManifestExport.Status
-    not_created = dataset.status == Dataset.Status.CREATE_FAILED
     can_start = (
-        not not_created
+        not dataset.never_created
         and not dataset.is_in_progress
         and (export is None or export.status == status.FAILED or (export.status == status.SUCCEEDED and not current))
     )
@@ -64,7 +60,7 @@ def _export_context(dataset, *, error: str = "") -> dict:
         "export": export,
         "current": current,
         "can_start": can_start,
-        "error": error or (MANIFEST_NOT_CREATED if not_created else ""),
+        "error": error or (MANIFEST_NOT_CREATED if dataset.never_created else ""),
     }
 
 
@@ -74,13 +70,10 @@ def manifest_export(request, pk):
     dataset = selectors.dataset_get(user=request.user, pk=pk)
     error = ""
     if request.method == "POST":
-        if dataset.status == Dataset.Status.CREATE_FAILED:
-            error = MANIFEST_NOT_CREATED
-        else:
-            try:
-                operations.manifest_export_start(dataset=dataset, user=request.user)
-            except DatasetError as exc:
-                error = str(exc)
+        try:
+            operations.manifest_export_start(dataset=dataset, user=request.user)
+        except DatasetError as exc:
+            error = str(exc)
         if not request.htmx:
             if error:
                 messages.error(request, error)

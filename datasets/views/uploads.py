@@ -16,10 +16,11 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from .. import imports, selectors, services
+from customlabels.text import counted
+
+from .. import imports, selectors
 from ..errors import DatasetError
 from ..imports import upload
-from ..models import Dataset
 
 
 def _wants_json(request) -> bool:
@@ -43,7 +44,7 @@ def _refused(request, dataset, message: str, *, reopen: bool = True):
 
 
 def _summary(added: int, refused: int) -> str:
-    parts = [f"{added} image{'s' if added != 1 else ''} added"]
+    parts = [f"{counted(added, 'image')} added"]
     if refused:
         parts.append(f"{refused} refused")
     return ", ".join(parts) + "."
@@ -56,9 +57,6 @@ def _summary(added: int, refused: int) -> str:
 @require_POST
 def images_upload(request, pk):
     dataset = selectors.dataset_get(user=request.user, pk=pk)
-    if dataset.status == Dataset.Status.CREATE_FAILED:
-        # As in the console, a dataset that was never created takes no images: retry it or delete it.
-        return _refused(request, dataset, services.NOT_CREATED_NO_IMAGES, reopen=False)
     try:
         files = request.FILES.getlist("images")
     except TooManyFilesSent:
@@ -75,7 +73,8 @@ def _images_upload(request, *, dataset, files):
             dataset=dataset, user=request.user, source=imports.UPLOAD, files=files, batch=request.POST.get("batch", "")
         )
     except DatasetError as exc:
-        return _refused(request, dataset, str(exc))
+        # The dialog opens again for other files, unless the dataset takes none (it was never created).
+        return _refused(request, dataset, str(exc), reopen=not dataset.never_created)
     summary = _summary(result.added, result.refused)
     if _wants_json(request):
         return JsonResponse(

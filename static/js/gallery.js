@@ -69,8 +69,6 @@ document.addEventListener("click", (event) => {
   else if (id === "open-remove") document.getElementById("remove-dialog")?.showModal();
   else if (id === "open-shortcuts") document.getElementById("shortcuts-dialog")?.showModal();
   else if (id === "select-matching") {
-    // Every image of the filter includes every image of this page.
-    for (const b of boxes()) b.checked = true;
     document.getElementById("all-matching").value = "1";
     updateSelection();
   } else if (id === "clear-selection") {

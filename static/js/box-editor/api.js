@@ -36,21 +36,4 @@ export async function request(url, { body, method = "POST" } = {}) {
   return payload;
 }
 
-// Undo the user's last labeling action in the dataset; what was undone, or null when nothing was.
-export async function undoLast(url) {
-  let response;
-  try {
-    response = await fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
-    });
-  } catch {
-    throw new Error("Undo failed: the server could not be reached.");
-  }
-  if (!response.ok) throw new Error(`Undo failed (HTTP ${response.status}). Reload the page and try again.`);
-  const { undone } = await response.json();
-  return undone;
-}
-
 export const boxUrl = (template, box) => template.replace("{id}", String(box.id));

@@ -2,7 +2,7 @@
 // while it is still being created is moved once it has its id. The server's answer is the truth:
 // the box is redrawn from it, and put back as it was when the server refuses the change.
 
-import { boxUrl, request, undoLast } from "./api.js";
+import { boxUrl, request } from "./api.js";
 import { removeLocal, render, setBoxes } from "./drawing.js";
 import { config, labelNames, state } from "./editor.js";
 import { rectOf } from "./geometry.js";
@@ -103,7 +103,8 @@ export function relabel(box, labelId) {
 
 export function undo() {
   save(async () => {
-    const undone = await undoLast(config.urls.undo);
+    // The undo view answers JSON, {undone: what was undone or null}, to a request that accepts it.
+    const { undone } = await request(config.urls.undo);
     const payload = await request(config.urls.boxes, { method: "GET" });
     setBoxes(payload.boxes);
     saving.notice = undone ? `Undone: ${undone}.` : "There is nothing to undo.";
