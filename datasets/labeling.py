@@ -189,19 +189,23 @@ def images_labels_assign(*, dataset: Dataset, user, label_ids: Iterable[int], im
             )
             added_by_label[label.pk] = max(cursor.rowcount, 0)
     added = sum(added_by_label.values())
-    # An image that had the label on a box already counted among the label's images.
-    newly_using = {pk: n - _already_boxed(label_id=pk, action=action) if n else 0 for pk, n in added_by_label.items()}
     newly_labeled = images.filter(dataset=dataset, is_labeled=False).update(is_labeled=True)
-    new_version = Dataset.objects.filter(pk=dataset.pk).values_list("stats_version", flat=True).get()
-    transaction.on_commit(
-        lambda: selectors.counts_follow(
-            dataset_id=dataset.pk,
-            version=version,
-            new_version=new_version,
-            labeled=newly_labeled,
-            label_images=newly_using,
+    if selectors.counts_cached(dataset_id=dataset.pk, version=version):
+        # Carry the cached counts over instead of recounting. An image that had the label on a box
+        # already counted among the label's images.
+        newly_using = {
+            pk: n - _already_boxed(label_id=pk, action=action) if n else 0 for pk, n in added_by_label.items()
+        }
+        new_version = Dataset.objects.filter(pk=dataset.pk).values_list("stats_version", flat=True).get()
+        transaction.on_commit(
+            lambda: selectors.counts_follow(
+                dataset_id=dataset.pk,
+                version=version,
+                new_version=new_version,
+                labeled=newly_labeled,
+                label_images=newly_using,
+            )
         )
-    )
     action.payload = {"added": added}
     action.description = f"Assign {names} ({added} added)"
     action.save(update_fields=["payload", "description"])

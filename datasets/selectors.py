@@ -274,7 +274,7 @@ def _counts(*, dataset: Dataset) -> tuple[DatasetStats, dict[int, tuple[int, int
     are recomputed after any committed change and read from the cache otherwise.
     """
     version = Dataset.objects.filter(pk=dataset.pk).values_list("stats_version", flat=True).first()
-    key = f"dataset-counts:{dataset.pk}:{version}"
+    key = _counts_key(dataset.pk, version)
     cached = cache.get(key)
     if cached is not None:
         return cached
@@ -293,6 +293,15 @@ def _counts(*, dataset: Dataset) -> tuple[DatasetStats, dict[int, tuple[int, int
     return value
 
 
+def _counts_key(dataset_id: int, version: int) -> str:
+    return f"dataset-counts:{dataset_id}:{version}"
+
+
+def counts_cached(*, dataset_id: int, version: int) -> bool:
+    """Whether the counts of this version of the dataset are cached (so a change can carry them over)."""
+    return cache.get(_counts_key(dataset_id, version)) is not None
+
+
 def counts_follow(
     *, dataset_id: int, version: int, new_version: int, labeled: int, label_images: dict[int, int]
 ) -> None:
@@ -302,13 +311,13 @@ def counts_follow(
 
     Only for a change that held the dataset row lock from `version` to `new_version`.
     """
-    cached = cache.get(f"dataset-counts:{dataset_id}:{version}")
+    cached = cache.get(_counts_key(dataset_id, version))
     if cached is None:
         return
     stats, per_label = cached
     stats = replace(stats, labeled=stats.labeled + labeled)
     per_label = {pk: (images + label_images.get(pk, 0), boxes) for pk, (images, boxes) in per_label.items()}
-    cache.set(f"dataset-counts:{dataset_id}:{new_version}", (stats, per_label), timeout=3600)
+    cache.set(_counts_key(dataset_id, new_version), (stats, per_label), timeout=3600)
 
 
 def dataset_stats(*, dataset: Dataset) -> DatasetStats:

@@ -153,42 +153,34 @@ def job_succeed(*, job: ImportJob, message: str, created: str, added: str = "", 
 
 def job_fail(*, job_id: int, message: str, code: str = Dataset.StatusMessageCode.CLIENT_ERROR) -> None:
     """Mark the job failed and its dataset CREATE_FAILED / UPDATE_FAILED with the reason; a split's
-    training dataset, which it was moving images out of, becomes UPDATE_FAILED too. Idempotent."""
+    training dataset, which it was moving images out of, becomes UPDATE_FAILED with the test dataset's
+    message (nothing moved: a split is one transaction). One transaction; idempotent: a finished job
+    is left as it is."""
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job_id)
-        if not job.is_finished:
-            job.status = ImportJob.Status.FAILED
-            job.finished_at = timezone.now()
-            job.message = message
-            job.save(update_fields=["status", "finished_at", "message"])
-            dataset = Dataset.objects.select_for_update().get(pk=job.dataset_id)
-            failed = {
-                Dataset.Status.CREATE_IN_PROGRESS: Dataset.Status.CREATE_FAILED,
-                Dataset.Status.UPDATE_IN_PROGRESS: Dataset.Status.UPDATE_FAILED,
-            }
-            if dataset.status in failed:
-                services.status_set(dataset=dataset, status=failed[dataset.status], message=message, code=code)
-    if job.source == ImportJob.Source.SPLIT:
-        _split_source_release(job_id=job_id)
-
-
-def _split_source_release(*, job_id: int) -> None:
-    """The failed split's training dataset, still UPDATE_IN_PROGRESS, becomes UPDATE_FAILED with the
-    test dataset's message. Nothing moved: a split is one transaction. Idempotent."""
-    with transaction.atomic():
-        job = ImportJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status != ImportJob.Status.FAILED:
+        if job.is_finished:
             return
-        test = Dataset.objects.select_for_update().filter(pk=job.dataset_id).first()
-        train = Dataset.objects.select_for_update().filter(pk=job.parameters.get("source_dataset")).first()
-        if train is None or train.status != Dataset.Status.UPDATE_IN_PROGRESS:
-            return
-        services.status_set(
-            dataset=train,
-            status=Dataset.Status.UPDATE_FAILED,
-            message=test.status_message if test else job.message,
-            code=test.status_message_code if test else Dataset.StatusMessageCode.SERVICE_ERROR,
-        )
+        job.status = ImportJob.Status.FAILED
+        job.finished_at = timezone.now()
+        job.message = message
+        job.save(update_fields=["status", "finished_at", "message"])
+        dataset = Dataset.objects.select_for_update().get(pk=job.dataset_id)
+        failed = {
+            Dataset.Status.CREATE_IN_PROGRESS: Dataset.Status.CREATE_FAILED,
+            Dataset.Status.UPDATE_IN_PROGRESS: Dataset.Status.UPDATE_FAILED,
+        }
+        if dataset.status in failed:
+            services.status_set(dataset=dataset, status=failed[dataset.status], message=message, code=code)
+        if job.source == ImportJob.Source.SPLIT:
+            # Lock order as the split itself: the job, the test dataset, then the training dataset.
+            train = Dataset.objects.select_for_update().filter(pk=job.parameters.get("source_dataset")).first()
+            if train is not None and train.status == Dataset.Status.UPDATE_IN_PROGRESS:
+                services.status_set(
+                    dataset=train,
+                    status=Dataset.Status.UPDATE_FAILED,
+                    message=dataset.status_message,
+                    code=dataset.status_message_code,
+                )
 
 
 def import_statistics_refresh(*, job_id: int) -> bool:

@@ -103,10 +103,9 @@ def thumbnails_sweep() -> int:
 
 def thumbnails_relocate_queue(*, job_id: int) -> None:
     """After a copy or a split, queue giving the job's images thumbnails of their own (images_thumbnails_relocate)."""
-    # Queued with the relocation, so the sweep leaves them to it.
-    Image.objects.filter(import_job_id=job_id, needs_thumbnail=True, thumbnail_queued_at=None).update(
-        thumbnail_queued_at=timezone.now()
-    )
+    # Queued with the relocation, so the sweep leaves them to it: every one, also an image whose
+    # thumbnail was queued long ago in its first dataset (the sweep would take that as lost).
+    Image.objects.filter(import_job_id=job_id, needs_thumbnail=True).update(thumbnail_queued_at=timezone.now())
     send_after_commit(
         "datasets.tasks.images_thumbnails_relocate_task",
         job_id,

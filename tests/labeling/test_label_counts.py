@@ -77,6 +77,9 @@ def test_assigning_a_label_to_images_that_have_its_boxes_carries_over_exact_coun
             label_ids=[cat.pk, dog.pk],
             images=Image.objects.filter(pk__in=[i.pk for i in images[:5]]),
         )
+    dataset.refresh_from_db()
+    # Carried over, not recounted: the new version's counts are in the cache before anything reads them.
+    assert selectors.counts_cached(dataset_id=dataset.pk, version=dataset.stats_version)
     carried = counts(dataset), selectors.dataset_stats(dataset=dataset)
     assert carried == (fresh_counts(dataset), selectors.dataset_stats(dataset=dataset))
     # cat: images 0, 1 had its boxes, 2 had it already; 3 and 4 are new. dog: 3 had its box.

@@ -1,13 +1,16 @@
 """Create test dataset (the 20% split): the service, the real worker where its task runs, moto over HTTP."""
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from datasets import services
 from datasets.errors import DatasetError
 from datasets.imports import jobs, split
 from datasets.models import BoundingBox, Dataset, Image, ImageLabel, ImportJob
+from datasets.operations.thumbnails import thumbnails_sweep
 from tests.factories import DatasetFactory, ImportJobFactory
 
 from ..support import (
@@ -226,3 +229,24 @@ def test_a_failed_split_fails_both_datasets_and_moves_nothing(user):
     assert (train.status, test.status) == (Dataset.Status.UPDATE_FAILED, Dataset.Status.CREATE_FAILED)
     assert train.status_message == test.status_message == "The split failed."
     assert train.images.count() == 50
+
+
+def test_the_sweep_leaves_the_moved_images_to_the_thumbnail_relocation_of_the_split(
+    user, project, django_capture_on_commit_callbacks
+):
+    train = DatasetFactory(project=project, name="pets")
+    pets(train)
+    # Thumbnails made long ago, queued long before that: the sweep would take such a queue time as lost.
+    Image.objects.filter(dataset=train).update(
+        thumbnail_key="thumbnails/old.jpg",
+        needs_thumbnail=False,
+        thumbnail_queued_at=timezone.now() - timedelta(days=1),
+    )
+
+    with django_capture_on_commit_callbacks():
+        test = split_now(train, user, "pets-test")
+    assert test.images.filter(needs_thumbnail=True).count() == 10
+
+    with django_capture_on_commit_callbacks() as sends:
+        assert thumbnails_sweep() == 0
+    assert sends == []
