@@ -34,14 +34,21 @@ NOT_CREATED_NO_IMAGES = (
 )
 
 
+def dataset_update_refusal(*, dataset: Dataset) -> str | None:
+    """Why images can't be added to the dataset now, or None."""
+    if dataset.is_in_progress:
+        return "The dataset is being created or updated. Wait until it finishes."
+    if dataset.never_created:
+        return NOT_CREATED_NO_IMAGES
+    return None
+
+
 def dataset_update_begin(*, dataset: Dataset, message: str) -> Dataset:
     """Lock the dataset and mark it UPDATE_IN_PROGRESS, in the caller's transaction; DatasetError
-    while it is being created or updated already."""
+    (dataset_update_refusal) while it is being created or updated already, or was never created."""
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
-    if dataset.is_in_progress:
-        raise DatasetError("The dataset is being created or updated. Wait until it finishes.")
-    if dataset.never_created:
-        raise DatasetError(NOT_CREATED_NO_IMAGES)
+    if refusal := dataset_update_refusal(dataset=dataset):
+        raise DatasetError(refusal)
     status_set(dataset=dataset, status=Dataset.Status.UPDATE_IN_PROGRESS, message=message)
     return dataset
 

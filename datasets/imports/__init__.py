@@ -13,6 +13,8 @@ from django.core.files.uploadedfile import UploadedFile
 from customlabels import s3
 from projects.models import Project
 
+from .. import services
+from ..errors import DatasetError
 from ..models import Dataset, ImportJob
 from . import copy, manifest, s3_folder, upload
 
@@ -58,16 +60,23 @@ def images_add(
     source: str,
     s3_location: s3.S3Location | None = None,
     auto_label: bool = False,
+    manifest_location: manifest.ManifestLocation | None = None,
     files: Sequence[UploadedFile] = (),
     batch: str = "",
 ) -> ImportJob | upload.UploadResult:
-    """Add images to the dataset: queue the import of an S3 folder's new keys (the ImportJob), or
-    store uploaded files at once (the UploadResult, file by file).
+    """Add images to the dataset: queue the import of an S3 folder's new keys or of a manifest's new
+    source-refs (the ImportJob), or store uploaded files at once (the UploadResult, file by file).
 
-    Raises s3.S3Error or DatasetError (on s3_location for the folder check; without a field while
-    the dataset is being created or updated, or for refused uploads).
+    Raises s3.S3Error or DatasetError (on s3_location or manifest_location for the source's check;
+    without a field while the dataset is being created or updated or was never created, before S3 is
+    asked anything, or for refused uploads).
     """
     if source == UPLOAD:
         return upload.images_upload(dataset=dataset, user=user, files=files, batch=batch)
+    if refusal := services.dataset_update_refusal(dataset=Dataset.objects.get(pk=dataset.pk)):
+        raise DatasetError(refusal)
+    if source == MANIFEST:
+        manifest.manifest_check(location=manifest_location)
+        return manifest.dataset_add_images_from_manifest(dataset=dataset, location=manifest_location)
     s3_folder.s3_folder_check(location=s3_location)
     return s3_folder.dataset_add_images_from_s3(dataset=dataset, location=s3_location, auto_label=auto_label)

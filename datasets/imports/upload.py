@@ -215,13 +215,14 @@ def images_upload(*, dataset: Dataset, user, files: Sequence[UploadedFile], batc
     Atomic for the database: a crash leaves at most stray objects in S3, which a retry overwrites.
     Raises DatasetError, storing nothing, for more than 30 files, none, or a dataset in progress.
     """
-    if Dataset.objects.get(pk=dataset.pk).never_created:
+    current = Dataset.objects.get(pk=dataset.pk)
+    if current.never_created:
         raise DatasetError(services.NOT_CREATED_NO_IMAGES)
     if not files:
         raise DatasetError(NO_FILES)
     if len(files) > MAX_FILES:
         raise DatasetError(TOO_MANY_FILES)
-    if Dataset.objects.get(pk=dataset.pk).is_in_progress:
+    if current.is_in_progress:
         raise DatasetError(IN_PROGRESS)
     # One file's bytes in memory at a time: the stored object is read again from the upload.
     checked = []

@@ -5,9 +5,12 @@ import pytest
 
 from customlabels import s3 as s3_module
 from customlabels.s3 import parse_location
+from datasets import imports
+from datasets.errors import DatasetError
 from datasets.imports import jobs, s3_folder
 from datasets.models import Dataset, Image, ImageLabel, ImportJob
 from datasets.tasks import import_list_task
+from tests.factories import DatasetFactory
 
 from ..support import ALEXA_IMAGES, png_bytes, seed
 
@@ -180,3 +183,21 @@ def test_a_large_import_refreshes_the_planner_statistics_and_a_small_one_does_no
     assert planner_rows() < 5000
     assert jobs.import_statistics_refresh(job_id=large.pk) is True
     assert planner_rows() == 5010
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        (Dataset.Status.UPDATE_IN_PROGRESS, "being created or updated"),
+        (Dataset.Status.CREATE_FAILED, "could not be created"),
+    ],
+)
+def test_adding_images_to_a_dataset_that_cannot_take_them_is_refused_before_s3_is_asked(s3, user, status, words):
+    dataset = DatasetFactory(project__owner=user, status=status)
+    missing = s3_module.parse_location("s3://no-such-bucket-for-this-test/photos/")
+
+    for source, where in ((imports.S3, {"s3_location": missing}), (imports.MANIFEST, {"manifest_location": None})):
+        with pytest.raises(DatasetError, match=words):
+            imports.images_add(dataset=dataset, user=user, source=source, **where)
+    assert dataset.import_jobs.count() == 0

@@ -10,6 +10,7 @@ import pytest
 from django.db import transaction
 
 from customlabels import s3 as s3_module
+from datasets import imports
 from datasets.errors import MESSAGES, DatasetError, ErrorCode
 from datasets.formats import ground_truth_file
 from datasets.imports import manifest as manifest_import
@@ -429,7 +430,7 @@ def test_adding_from_a_manifest_imports_new_lines_and_a_failed_update_leaves_the
         [classification(ref("cls.png"), "Changed"), classification(ref("multi.png"), "Echo Dot")],
         key="second.manifest",
     )
-    job = manifest_import.dataset_add_images_from_manifest(dataset=dataset, location=second)
+    job = imports.images_add(dataset=dataset, user=None, source=imports.MANIFEST, manifest_location=second)
     settled(dataset, Dataset.Status.UPDATE_COMPLETE)
     assert dataset.status_message == "1 image was successfully added from the manifest file."
     assert {image.file_name: labels_of(image) for image in dataset.images.all()} == {
@@ -453,7 +454,7 @@ def test_adding_from_a_manifest_imports_new_lines_and_a_failed_update_leaves_the
         ],
         key="third.manifest",
     )
-    failed = manifest_import.dataset_add_images_from_manifest(dataset=dataset, location=third)
+    failed = imports.images_add(dataset=dataset, user=None, source=imports.MANIFEST, manifest_location=third)
     settled(dataset, Dataset.Status.UPDATE_FAILED)
     assert dataset.status_message == "The manifest file contains too many invalid rows."
     assert snapshot(dataset, job) == before
