@@ -14,7 +14,7 @@ app.autodiscover_tasks()
 log = logging.getLogger(__name__)
 
 
-def send_after_commit(task_name: str, *args, on_error: Callable[[], None] | None = None, queue: str | None = None):
+def send_after_commit(task_name: str, *args, on_error: Callable[[], None] | None = None):
     """Queue the task named `task_name` once the current transaction commits, so a worker never
     looks for rows that are not there yet. If the broker is unreachable, `on_error` records that
     where the user sees it; without one the error propagates.
@@ -24,7 +24,7 @@ def send_after_commit(task_name: str, *args, on_error: Callable[[], None] | None
 
     def send():
         try:
-            app.signature(task_name, args=args).apply_async(queue=queue)
+            app.signature(task_name, args=args).apply_async()
         except Exception:  # kombu raises several classes for an unreachable broker
             log.exception("Could not queue %s", task_name)
             if on_error is None:

@@ -59,6 +59,14 @@ class S3Object:
     etag: str
 
 
+_SCHEME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://")
+
+
+def has_other_scheme(text: str) -> bool:
+    """Whether the text is a URL of another scheme than s3:// (http://, file://, …)."""
+    return _SCHEME_RE.match(text) is not None and not text.startswith("s3://")
+
+
 def parse_location(value: str) -> S3Location:
     """Parse `s3://bucket/prefix` or `bucket/prefix` (trailing slash optional) into a folder.
 
@@ -69,7 +77,7 @@ def parse_location(value: str) -> S3Location:
         raise S3LocationInvalid("Enter an S3 folder location, for example s3://bucket/folder/.")
     if len(text) > 1024 + 70:
         raise S3LocationInvalid("The S3 folder location is too long.")
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://", text) and not text.startswith("s3://"):
+    if has_other_scheme(text):
         raise S3LocationInvalid("The S3 folder location must start with s3:// or a bucket name.")
     if text.startswith("s3://"):
         text = text[len("s3://") :]

@@ -212,9 +212,6 @@ class ImageQuerySet(models.QuerySet):
     def labeled(self) -> ImageQuerySet:
         return self.filter(is_labeled=True)
 
-    def unlabeled(self) -> ImageQuerySet:
-        return self.filter(is_labeled=False)
-
 
 class Image(models.Model):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="images")

@@ -192,6 +192,11 @@ def thumbnail_prefix(dataset_id: int) -> str:
     return f"thumbnails/{dataset_id}/"
 
 
+def export_prefix(dataset_id: int) -> str:
+    """Where a dataset's prepared manifests are kept in the console bucket; deleting the dataset removes it."""
+    return f"exports/{dataset_id}/"
+
+
 def thumbnail_key(dataset_id: int, image_id: int) -> str:
     """The console-bucket key of an image's own thumbnail (a copied image may still show another's)."""
     return f"{thumbnail_prefix(dataset_id)}{image_id}.jpg"

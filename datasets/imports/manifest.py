@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
-import re
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -51,8 +50,6 @@ MESSAGE_INVALID_IMAGE = "The image is invalid. Check S3 path and/or image proper
 MESSAGE_CREATED = "The dataset was successfully created from the manifest file."
 BLANK_LINE_REASON = "The line is blank."
 
-_SCHEME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://")
-
 
 @dataclass(frozen=True)
 class ManifestLocation:
@@ -74,7 +71,7 @@ def manifest_location_parse(value: str) -> ManifestLocation:
     example = "for example s3://bucket/Ground-Truth-Job-Name/manifests/output/output.manifest"
     if not text:
         raise _location_error(f"Enter the S3 location of the .manifest file, {example}.")
-    if _SCHEME_RE.match(text) and not text.startswith("s3://"):
+    if s3_names.has_other_scheme(text):
         raise _location_error("The .manifest file location must start with s3:// or a bucket name.")
     bucket, _, key = text.removeprefix("s3://").partition("/")
     if not bucket:

@@ -21,7 +21,7 @@ from django.utils import timezone
 from .. import services
 from ..errors import DatasetError
 from ..models import Dataset, ImportJob
-from . import jobs
+from . import jobs, progress
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def import_retryable(*, dataset: Dataset) -> ImportJob | None:
     """The failed import "Retry import" would run again, if the dataset's last import failed."""
     if dataset.status not in (Dataset.Status.CREATE_FAILED, Dataset.Status.UPDATE_FAILED):
         return None
-    job = dataset.import_jobs.order_by("-created_at", "-id").first()
+    job = progress.dataset_latest_import(dataset=dataset)
     if job is None or job.status != ImportJob.Status.FAILED or job.source not in RETRYABLE:
         return None
     return job

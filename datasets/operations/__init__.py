@@ -5,17 +5,6 @@ thumbnails             the one encoder, making, queueing and sweeping thumbnails
                        and moved images (imports.copy, imports.split), deleting a deleted dataset's
 """
 
-from .common import ID_BATCH, QUEUE_DOWN
-from .export import manifest_export_fail, manifest_export_key, manifest_export_start, manifest_export_write
-from .thumbnails import images_thumbnails_relocate, thumbnails_failed
+from .export import manifest_export_start, manifest_export_write
 
-__all__ = [
-    "ID_BATCH",
-    "QUEUE_DOWN",
-    "images_thumbnails_relocate",
-    "manifest_export_fail",
-    "manifest_export_key",
-    "manifest_export_start",
-    "manifest_export_write",
-    "thumbnails_failed",
-]
+__all__ = ["manifest_export_start", "manifest_export_write"]

@@ -17,7 +17,7 @@ from django.utils import timezone
 from customlabels import s3_multipart
 from customlabels.celery import send_after_commit
 
-from .. import selectors
+from .. import rules, selectors
 from ..errors import DatasetError
 from ..formats import ground_truth, ground_truth_writer
 from ..models import BoundingBox, Dataset, Image, ImageLabel, Label, ManifestExport
@@ -69,7 +69,7 @@ def manifest_export_start(*, dataset: Dataset, user) -> ManifestExport:
 
 
 def manifest_export_key(*, dataset: Dataset, moment) -> str:
-    return f"exports/{dataset.pk}/{moment.strftime('%Y%m%dT%H%M%SZ')}-{dataset.name}.manifest"
+    return f"{rules.export_prefix(dataset.pk)}{moment.strftime('%Y%m%dT%H%M%SZ')}-{dataset.name}.manifest"
 
 
 def manifest_export_write(*, export_id: int) -> ManifestExport:

@@ -109,9 +109,9 @@ def thumbnails_relocate_queue(*, job_id: int) -> None:
     send_after_commit(
         "datasets.tasks.images_thumbnails_relocate_task",
         job_id,
+        # CELERY_TASK_ROUTES sends it to the thumbnails queue: a copy or split never waits behind
+        # thumbnail tasks, nor an import behind it.
         on_error=lambda: thumbnails_failed(job_ids=[job_id], message="the task queue is unreachable."),
-        # With the thumbnail tasks, so a copy or split never waits behind them, nor an import behind it.
-        queue="thumbnails",
     )
 
 
@@ -255,7 +255,7 @@ def dataset_thumbnails_delete(*, dataset_id: int) -> int:
     console = selectors.console_bucket_name()
     removed = 0
     # Its thumbnails and its prepared manifests; uploaded images (assets/) stay, as S3 sources do.
-    for prefix in (rules.thumbnail_prefix(dataset_id), f"exports/{dataset_id}/"):
+    for prefix in (rules.thumbnail_prefix(dataset_id), rules.export_prefix(dataset_id)):
         for page in s3.list_pages(console, prefix):
             keys = [obj.key for obj in page]
             if keys:
