@@ -26,6 +26,7 @@ from . import sigv4
 from .lines import lines_split
 from .s3_names import (
     S3AccessDenied,
+    S3AccessRefused,
     S3BucketNotFound,
     S3Error,
     S3Location,
@@ -40,6 +41,7 @@ from .s3_names import (
 # The names of locations and errors live in s3_names (pure); callers reach them here with the rest.
 __all__ = [
     "S3AccessDenied",
+    "S3AccessRefused",
     "S3BucketNotFound",
     "S3Error",
     "S3Location",

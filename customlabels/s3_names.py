@@ -34,6 +34,11 @@ class S3AccessDenied(S3Error):
     pass
 
 
+class S3AccessRefused(S3Error):
+    """The console refuses the read or write for this user (no grant; another user's storage). Its
+    message is the same whether or not the location exists, so it reveals nothing."""
+
+
 class S3ObjectNotFound(S3Error):
     pass
 

@@ -1,6 +1,6 @@
 from django import forms
 
-from customlabels import s3
+from customlabels import s3_names
 from projects.models import project_name_validator
 
 from .errors import DatasetError
@@ -41,8 +41,8 @@ class S3FolderForm(forms.Form):
 
     def clean_s3_location(self):
         try:
-            return s3.parse_location(self.cleaned_data["s3_location"])
-        except s3.S3LocationInvalid as exc:
+            return s3_names.parse_location(self.cleaned_data["s3_location"])
+        except s3_names.S3LocationInvalid as exc:
             raise forms.ValidationError(str(exc)) from exc
 
 

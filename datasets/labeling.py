@@ -116,7 +116,10 @@ def label_remove(*, label: Label) -> tuple[int, int]:
 
 @transaction.atomic
 def labels_import(*, dataset: Dataset, source: Dataset, user) -> list[Label]:
-    """Copy another dataset's label list into a dataset that has no labels yet (spec §6.3)."""
+    """Copy another dataset's label list into a dataset that has no labels yet (spec §6.3). Both are
+    the user's: another user's dataset is refused as if it did not exist."""
+    if source.project.owner_id != user.pk or dataset.project.owner_id != user.pk:
+        raise DatasetError("Choose one of your datasets to import labels from.", field="source")
     if dataset.pk == source.pk:
         raise DatasetError("Choose another dataset to import labels from.", field="source")
     if dataset.labels.exists():

@@ -187,21 +187,6 @@ def too_many_invalid(*, invalid: int, total: int) -> bool:
     return invalid * 100 > total * MAX_INVALID_PERCENT
 
 
-def thumbnail_prefix(dataset_id: int) -> str:
-    """Where a dataset's thumbnails are kept in the console bucket; deleting the dataset removes the prefix."""
-    return f"thumbnails/{dataset_id}/"
-
-
-def export_prefix(dataset_id: int) -> str:
-    """Where a dataset's prepared manifests are kept in the console bucket; deleting the dataset removes it."""
-    return f"exports/{dataset_id}/"
-
-
-def thumbnail_key(dataset_id: int, image_id: int) -> str:
-    """The console-bucket key of an image's own thumbnail (a copied image may still show another's)."""
-    return f"{thumbnail_prefix(dataset_id)}{image_id}.jpg"
-
-
 def has_control_characters(text: str) -> bool:
     """Whether `text` holds a control character (C0, DEL or C1), NUL included, which PostgreSQL
     cannot store in text. Names are one line of visible characters and spaces."""

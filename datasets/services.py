@@ -9,10 +9,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from customlabels.celery import send_after_commit
+from projects import console_storage
 from projects.models import Project
+from projects.selectors import console_bucket
 
 from .errors import DatasetError
-from .models import Dataset
+from .models import Dataset, Image
 
 
 def dataset_changed(*, dataset_id: int) -> None:
@@ -72,11 +74,33 @@ def dataset_updated(*, dataset: Dataset, message: str) -> None:
 
 @transaction.atomic
 def dataset_delete(*, dataset: Dataset) -> None:
-    """Delete a dataset with its images, labels and boxes; its thumbnails leave the console bucket
-    after the commit. Refused while the dataset is being created or updated (spec §7 DeleteDataset)."""
+    """Delete a dataset with its images, labels and boxes; after the commit its thumbnails, prepared
+    manifests and the uploaded images no other dataset shows leave the owner's console storage.
+    Refused while the dataset is being created or updated (spec §7 DeleteDataset)."""
     locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
     if locked.is_in_progress:
         raise DatasetError("You can't delete a dataset while it is being created or updated. Wait until it finishes.")
-    dataset_id = locked.pk
+    dataset_storage_release_queue(dataset=locked)
     locked.delete()
-    send_after_commit("datasets.tasks.dataset_thumbnails_delete_task", dataset_id)
+
+
+def dataset_storage_release_queue(*, dataset: Dataset) -> None:
+    """Queue, for after the commit that deletes the dataset, the removal of what it keeps in its
+    owner's console storage (operations.thumbnails.dataset_storage_release). Call before deleting:
+    it reads which datasets' uploads the dataset's images show."""
+    owner_id = Project.objects.filter(pk=dataset.project_id).values_list("owner_id", flat=True).get()
+    asset_datasets: set[int] = set()
+    bucket = console_bucket()
+    if bucket is not None:
+        # An index range scan of (dataset, source_ref): only the uploaded images are read.
+        root = f"s3://{bucket.name}/"
+        uploads = Image.objects.filter(
+            dataset_id=dataset.pk, source_ref__startswith=root + console_storage.assets_prefix(owner_id)
+        ).values_list("source_ref", flat=True)
+        for ref in uploads.iterator(chunk_size=2000):
+            asset_dataset = console_storage.asset_dataset_id(owner_id, ref[len(root) :])
+            if asset_dataset is not None:
+                asset_datasets.add(asset_dataset)
+    send_after_commit(
+        "datasets.tasks.dataset_storage_release_task", dataset.pk, owner_id, sorted(asset_datasets - {dataset.pk})
+    )

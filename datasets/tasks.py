@@ -8,7 +8,7 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import OperationalError
 
-from customlabels import s3
+from customlabels import s3_names
 
 from .errors import DatasetError
 from .imports import copy, jobs, manifest, recovery, s3_folder, split
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 RETRY = {
     # S3 down, or the database breaking a deadlock or dropping a connection: both pass on retry.
-    "autoretry_for": (s3.S3Unreachable, OperationalError),
+    "autoretry_for": (s3_names.S3Unreachable, OperationalError),
     "retry_backoff": 2,
     "retry_backoff_max": settings.IMPORT_RETRY_BACKOFF_MAX,
     "retry_jitter": True,
@@ -41,12 +41,12 @@ class ImportTask(Task):
         job_id = self.job_id(args, kwargs)
         if job_id is None:
             return
-        if isinstance(exc, s3.S3Unreachable):
+        if isinstance(exc, s3_names.S3Unreachable):
             message, code = (
                 f"S3 could not be reached, so the import stopped. {exc}",
                 Dataset.StatusMessageCode.SERVICE_ERROR,
             )
-        elif isinstance(exc, s3.S3Error):
+        elif isinstance(exc, s3_names.S3Error):
             message, code = str(exc), Dataset.StatusMessageCode.CLIENT_ERROR
         else:
             log.error("Import task %s failed", self.name, exc_info=einfo.exc_info if einfo else None)
@@ -127,7 +127,9 @@ class ThumbnailTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         image_ids = args[0] if args else kwargs.get("image_ids", [])
         message = (
-            str(exc) if isinstance(exc, s3.S3Error) else "Thumbnails could not be made because of an internal error."
+            str(exc)
+            if isinstance(exc, s3_names.S3Error)
+            else "Thumbnails could not be made because of an internal error."
         )
         thumbnails.images_thumbnails_failed(image_ids=image_ids, message=message)
 
@@ -142,7 +144,7 @@ class RelocateTask(Task):
     reject_on_worker_lost = True
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
-        message = str(exc) if isinstance(exc, s3.S3Error) else "an internal error."
+        message = str(exc) if isinstance(exc, s3_names.S3Error) else "an internal error."
         thumbnails.thumbnails_failed(job_ids=[args[0] if args else kwargs["job_id"]], message=message)
 
 
@@ -158,8 +160,8 @@ def thumbnails_sweep_task() -> None:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)
-def dataset_thumbnails_delete_task(dataset_id: int) -> None:
-    thumbnails.dataset_thumbnails_delete(dataset_id=dataset_id)
+def dataset_storage_release_task(dataset_id: int, owner_id: int, asset_datasets: list[int]) -> None:
+    thumbnails.dataset_storage_release(dataset_id=dataset_id, owner_id=owner_id, asset_datasets=asset_datasets)
 
 
 class ExportTask(Task):
@@ -169,7 +171,7 @@ class ExportTask(Task):
     reject_on_worker_lost = True
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
-        if isinstance(exc, s3.S3Error | DatasetError):
+        if isinstance(exc, s3_names.S3Error | DatasetError):
             message = f"The manifest could not be written: {exc}"
         else:
             log.error("Manifest export %s failed", args, exc_info=einfo.exc_info if einfo else None)

@@ -57,3 +57,65 @@ class Project(models.Model):
         return (
             f"arn:aws:rekognition:{settings.AWS_DEFAULT_REGION}:{self.account_id}:project/{self.name}/{self.arn_suffix}"
         )
+
+
+class S3AccessGrant(models.Model):
+    """A user's or a group's permission to read (and, with can_write, write) an S3 location.
+
+    Default deny: outside the user's own console storage, a location is readable only under a
+    grant. The console bucket itself is never granted (each user's storage is theirs alone).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="s3_grants"
+    )
+    group = models.ForeignKey("auth.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="s3_grants")
+    bucket = models.CharField(max_length=63)
+    prefix = models.CharField(
+        max_length=1024,
+        blank=True,
+        help_text="A folder in the bucket, ending in “/”; empty for the whole bucket.",
+    )
+    can_write = models.BooleanField(
+        "Read and write", default=False, help_text="Writing is for exports to S3; reading is always granted."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "S3 access grant"
+        ordering = ["bucket", "prefix", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False, group__isnull=True)
+                | models.Q(user__isnull=True, group__isnull=False),
+                name="s3_grant_user_or_group",
+                violation_error_message="Choose a user or a group, not both.",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "bucket", "prefix"],
+                condition=models.Q(user__isnull=False),
+                name="s3_grant_unique_per_user",
+                violation_error_message="This user already has a grant for this location.",
+            ),
+            models.UniqueConstraint(
+                fields=["group", "bucket", "prefix"],
+                condition=models.Q(group__isnull=False),
+                name="s3_grant_unique_per_group",
+                violation_error_message="This group already has a grant for this location.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grantee}: {self.location} ({self.access})"
+
+    @property
+    def grantee(self):
+        return self.user if self.user_id else self.group
+
+    @property
+    def location(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    @property
+    def access(self) -> str:
+        return "Read and write" if self.can_write else "Read"

@@ -1,8 +1,8 @@
 from django.conf import settings
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from .models import ConsoleBucket, Project
+from .models import ConsoleBucket, Project, S3AccessGrant
 
 
 def project_list(*, user) -> QuerySet[Project]:
@@ -29,3 +29,13 @@ def request_console_bucket(request) -> ConsoleBucket | None:
     if bucket is _UNREAD:
         bucket = request._console_bucket = console_bucket()
     return bucket
+
+
+def s3_access_grants(*, user) -> QuerySet[S3AccessGrant]:
+    """The grants the user holds, their own and their groups'."""
+    return (
+        S3AccessGrant.objects.filter(Q(user=user) | Q(group__user=user))
+        .select_related("group")
+        .distinct()
+        .order_by("bucket", "prefix", "id")
+    )

@@ -1,5 +1,6 @@
 import secrets
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -8,7 +9,7 @@ from django.utils import timezone
 from customlabels import s3
 
 from .errors import ProjectError
-from .models import ConsoleBucket, Project
+from .models import ConsoleBucket, Project, S3AccessGrant
 
 
 def console_bucket_get_or_propose(*, region: str | None = None) -> ConsoleBucket:
@@ -59,8 +60,73 @@ def project_delete(*, project: Project) -> None:
     Refused while one of its datasets is being imported, so no worker writes into a deleted dataset.
     """
     from datasets.models import Dataset
+    from datasets.services import dataset_storage_release_queue
 
     busy = project.datasets.filter(status__in=Dataset.IN_PROGRESS).exists()
     if busy:
         raise ProjectError("This project has a dataset that is being created or updated. Wait until it finishes.")
+    # What its datasets keep in the owner's console storage goes with them.
+    for dataset in project.datasets.all():
+        dataset_storage_release_queue(dataset=dataset)
     project.delete()
+
+
+@dataclass(frozen=True)
+class GrantChange:
+    """What s3_access_grant_set did: "granted", "write added", "write removed", "revoked" or "unchanged"."""
+
+    outcome: str
+    grant: S3AccessGrant | None
+
+
+def s3_access_location(value: str) -> s3.S3Location:
+    """A grant's location, `s3://bucket[/prefix]`, its prefix a folder ending in "/".
+
+    Raises ProjectError for a malformed location or the console bucket (each user's console storage
+    is theirs alone, so the bucket is never granted).
+    """
+    try:
+        location = s3.parse_location(value)
+    except s3.S3LocationInvalid as exc:
+        raise ProjectError(str(exc), field="location") from exc
+    bucket = ConsoleBucket.objects.filter(name=location.bucket).first()
+    if bucket is not None:
+        raise ProjectError(
+            f"{location.bucket} is the console bucket: each user's console storage is theirs alone and is "
+            "never granted.",
+            field="location",
+        )
+    return location
+
+
+@transaction.atomic
+def s3_access_grant_set(
+    *, location: str, user=None, group=None, write: bool = False, revoke: bool = False
+) -> GrantChange:
+    """Grant the user or group reading (with `write`, also writing) of the location, or with `revoke`
+    take the grant back (with `write` too, only its writing). Idempotent. Raises ProjectError for
+    the location (see s3_access_location)."""
+    where = s3_access_location(location)
+    grantee = {"user": user} if user is not None else {"group": group}
+    grant = (
+        S3AccessGrant.objects.select_for_update().filter(**grantee, bucket=where.bucket, prefix=where.prefix).first()
+    )
+    if revoke:
+        if grant is None:
+            return GrantChange("unchanged", None)
+        if write:
+            if not grant.can_write:
+                return GrantChange("unchanged", grant)
+            grant.can_write = False
+            grant.save(update_fields=["can_write"])
+            return GrantChange("write removed", grant)
+        grant.delete()
+        return GrantChange("revoked", None)
+    if grant is None:
+        grant = S3AccessGrant.objects.create(**grantee, bucket=where.bucket, prefix=where.prefix, can_write=write)
+        return GrantChange("granted", grant)
+    if write and not grant.can_write:
+        grant.can_write = True
+        grant.save(update_fields=["can_write"])
+        return GrantChange("write added", grant)
+    return GrantChange("unchanged", grant)

@@ -10,4 +10,5 @@ urlpatterns = [
     path("create/", views.project_create, name="create"),
     path("<int:pk>/", views.project_detail, name="detail"),
     path("<int:pk>/delete/", views.project_delete, name="delete"),
+    path("s3-access/", views.s3_access, name="s3_access"),
 ]

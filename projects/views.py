@@ -5,9 +5,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from customlabels import s3
+from customlabels import s3_names
 
-from . import selectors, services
+from . import console_storage, selectors, services
 from .confirm_delete import delete_page
 from .errors import ProjectError
 from .forms import ProjectCreateForm
@@ -26,7 +26,7 @@ def first_time_setup(request):
     if request.method == "POST":
         try:
             services.console_bucket_create()
-        except s3.S3Error as exc:
+        except s3_names.S3Error as exc:
             error = f"The console bucket could not be created: {exc}"
         else:
             messages.success(request, f"The console bucket {bucket.name} was created.")
@@ -76,3 +76,15 @@ def project_delete(request, pk):
         done=f"Project {project.name} was deleted.",
         then=reverse("projects:list"),
     )
+
+
+@require_http_methods(["GET"])
+def s3_access(request):
+    """The S3 locations the user may import from: their own uploads and their grants."""
+    bucket = selectors.request_console_bucket(request)
+    context = {
+        "nav": "s3_access",
+        "grants": selectors.s3_access_grants(user=request.user),
+        "own_storage": f"s3://{bucket.name}/{console_storage.assets_prefix(request.user.pk)}",
+    }
+    return render(request, "projects/s3_access.html", context)

@@ -198,15 +198,36 @@ def s3(s3_server):
 
 
 @pytest.fixture
-def make_bucket(s3):
-    """make_bucket(prefix="bucket") creates a bucket with a unique name and returns the name."""
+def make_bucket(s3, request):
+    """make_bucket(prefix="bucket") creates a bucket with a unique name and returns the name.
 
-    def make_bucket(prefix: str = "bucket") -> str:
+    The bucket is granted (read and write) to the `user` fixture's user, as an administrator would
+    for the bucket a team imports from; `grant=False` leaves it ungranted (default deny)."""
+
+    def make_bucket(prefix: str = "bucket", *, grant: bool = True) -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:12]}"
         s3.create_bucket(Bucket=name)
+        if grant:
+            from projects.models import S3AccessGrant
+
+            S3AccessGrant.objects.create(user=request.getfixturevalue("user"), bucket=name, can_write=True)
         return name
 
     return make_bucket
+
+
+@pytest.fixture
+def grant(request):
+    """grant(bucket, prefix="", *, user=None, write=False): an S3 access grant, to the `user` fixture's
+    user unless another is given; the bucket need not exist (a grant names a location, not an object)."""
+
+    def grant(bucket: str, prefix: str = "", *, user=None, write: bool = False):
+        from projects.models import S3AccessGrant
+
+        owner = user if user is not None else request.getfixturevalue("user")
+        return S3AccessGrant.objects.create(user=owner, bucket=bucket, prefix=prefix, can_write=write)
+
+    return grant
 
 
 @pytest.fixture

@@ -10,9 +10,10 @@ import factory
 from django.contrib.auth import get_user_model
 
 from datasets.models import BoundingBox, Dataset, Image, ImageLabel, ImportJob, Label
-from projects.models import Project
+from projects.models import Project, S3AccessGrant
 
 PASSWORD = "correct-horse-battery-staple"
+SOURCE_BUCKET = "source-bucket"
 
 
 def _epoch_ms() -> int:
@@ -35,6 +36,13 @@ class ProjectFactory(factory.django.DjangoModelFactory):
     owner = factory.SubFactory(UserFactory)
     name = factory.Sequence(lambda n: f"project-{n}")
     arn_suffix = factory.LazyFunction(_epoch_ms)
+
+    @factory.post_generation
+    def source_bucket_grant(project, create, extracted, **kwargs):
+        """The owner may read SOURCE_BUCKET, where ImageFactory's images are: an administrator granted
+        it before they were imported. Tests of access use other buckets."""
+        if create:
+            S3AccessGrant.objects.get_or_create(user=project.owner, bucket=SOURCE_BUCKET, prefix="")
 
 
 class DatasetFactory(factory.django.DjangoModelFactory):
@@ -74,7 +82,7 @@ class ImageFactory(factory.django.DjangoModelFactory):
 
     dataset = factory.SubFactory(DatasetFactory)
     file_name = factory.Sequence(lambda n: f"image-{n}.jpg")
-    source_ref = factory.LazyAttribute(lambda i: f"s3://source-bucket/images/{i.file_name}")
+    source_ref = factory.LazyAttribute(lambda i: f"s3://{SOURCE_BUCKET}/images/{i.file_name}")
     format = "JPEG"
     width = 640
     height = 480

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 
 from django.core.files.uploadedfile import UploadedFile
 
-from customlabels import s3
+from customlabels import s3_names
 from projects.models import Project
+from projects.s3_access import UserS3
 
 from .. import services
 from ..errors import DatasetError
@@ -31,7 +32,7 @@ def dataset_create(
     user,
     name: str,
     source: str,
-    s3_location: s3.S3Location | None = None,
+    s3_location: s3_names.S3Location | None = None,
     auto_label: bool = False,
     manifest_location: manifest.ManifestLocation | None = None,
     source_dataset: Dataset | None = None,
@@ -39,16 +40,17 @@ def dataset_create(
     """Check the source as the console does before creating anything, then create the dataset and
     queue its import once the transaction commits (an upload's dataset is empty and complete at once).
 
-    Raises s3.S3Error (the folder's or the manifest's bucket or object can't be read) or DatasetError
+    Raises s3_names.S3Error (the user has no access to the location — S3AccessRefused —, or the folder's or
+    the manifest's bucket or object can't be read) or DatasetError
     with the form field it concerns (s3_location, manifest_location, source, name).
     """
     if source == S3:
-        s3_folder.s3_folder_check(location=s3_location)
+        s3_folder.s3_folder_check(location=s3_location, reader=UserS3(user.pk))
         return s3_folder.dataset_create_from_s3(project=project, name=name, location=s3_location, auto_label=auto_label)
     if source == UPLOAD:
         return upload.dataset_create_empty(project=project, name=name)
     if source == MANIFEST:
-        manifest.manifest_check(location=manifest_location)
+        manifest.manifest_check(location=manifest_location, reader=UserS3(user.pk))
         return manifest.dataset_create_from_manifest(project=project, name=name, location=manifest_location)
     return copy.dataset_create_copy(project=project, name=name, source=source_dataset, user=user)
 
@@ -58,7 +60,7 @@ def images_add(
     dataset: Dataset,
     user,
     source: str,
-    s3_location: s3.S3Location | None = None,
+    s3_location: s3_names.S3Location | None = None,
     auto_label: bool = False,
     manifest_location: manifest.ManifestLocation | None = None,
     files: Sequence[UploadedFile] = (),
@@ -67,7 +69,7 @@ def images_add(
     """Add images to the dataset: queue the import of an S3 folder's new keys or of a manifest's new
     source-refs (the ImportJob), or store uploaded files at once (the UploadResult, file by file).
 
-    Raises s3.S3Error or DatasetError (on s3_location or manifest_location for the source's check;
+    Raises s3_names.S3Error or DatasetError (on s3_location or manifest_location for the source's check;
     without a field while the dataset is being created or updated or was never created, before S3 is
     asked anything, or for refused uploads).
     """
@@ -75,8 +77,9 @@ def images_add(
         return upload.images_upload(dataset=dataset, user=user, files=files, batch=batch)
     if refusal := services.dataset_update_refusal(dataset=Dataset.objects.get(pk=dataset.pk)):
         raise DatasetError(refusal)
+    reader = UserS3(user.pk)
     if source == MANIFEST:
-        manifest.manifest_check(location=manifest_location)
+        manifest.manifest_check(location=manifest_location, reader=reader)
         return manifest.dataset_add_images_from_manifest(dataset=dataset, location=manifest_location)
-    s3_folder.s3_folder_check(location=s3_location)
+    s3_folder.s3_folder_check(location=s3_location, reader=reader)
     return s3_folder.dataset_add_images_from_s3(dataset=dataset, location=s3_location, auto_label=auto_label)

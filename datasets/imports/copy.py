@@ -5,8 +5,11 @@ from __future__ import annotations
 from django.db import connection, transaction
 from django.utils import timezone
 
+from customlabels import s3_names
 from customlabels.text import counted
+from projects import s3_access
 from projects.models import Project
+from projects.s3_access import UserS3
 
 from .. import services
 from ..errors import DatasetError
@@ -35,6 +38,8 @@ def dataset_create_copy(*, project: Project, name: str, source: Dataset, user) -
         )
     if source.never_created:
         raise DatasetError(f"The dataset {source.name} could not be created, so it can't be copied.", field="source")
+    if refused := _refused(reader=UserS3(user.pk), source_id=source.pk):
+        raise DatasetError(refused, field="source")
     return jobs.dataset_start(
         project=project,
         name=name,
@@ -62,6 +67,9 @@ def dataset_copy(*, job_id: int) -> bool:
         if not lock_for_reading(source_id):
             jobs.job_fail(job_id=job.pk, message=f"The dataset {source_name} was deleted before it could be copied.")
             return False
+        if refused := _refused(reader=jobs.job_s3(job=job), source_id=source_id):
+            jobs.job_fail(job_id=job.pk, message=refused)
+            return False
         copied = _rows_copy(source_id=source_id, target_id=dataset.pk, job_id=job.pk)
         jobs.job_succeed(
             job=job,
@@ -74,6 +82,21 @@ def dataset_copy(*, job_id: int) -> bool:
         services.dataset_changed(dataset_id=dataset.pk)
         thumbnails_relocate_queue(job_id=job.pk)
     return True
+
+
+def _refused(*, reader: UserS3, source_id: int) -> str:
+    """Why the user may not copy the dataset: the first of its images they may not import (a grant
+    revoked since it was imported), or "" when they may copy all of it. One query."""
+    outside = (
+        Image.objects.filter(dataset_id=source_id)
+        .exclude(reader.importable_refs())
+        .order_by("id")
+        .values_list("source_ref", flat=True)
+        .first()
+    )
+    if outside is None:
+        return ""
+    return f"{s3_access.refused_message(*s3_names.split_uri(outside))} The dataset holds that image, so it can't be copied."
 
 
 def _rows_copy(*, source_id: int, target_id: int, job_id: int) -> int:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from customlabels import s3
+from customlabels import s3_names
+from projects.s3_access import UserS3
 
 from .. import rules
 
@@ -27,12 +28,15 @@ class Header:
     error: str = ""
 
 
-def header_read(bucket: str, key: str, *, size: int | None, s3_error: Callable[[s3.S3Error], str | None]) -> Header:
-    """Read one image's header with ranged GETs and check it against the image limits.
+def header_read(
+    reader: UserS3, bucket: str, key: str, *, size: int | None, s3_error: Callable[[s3_names.S3Error], str | None]
+) -> Header:
+    """Read one image's header with ranged GETs, as the user `reader` may, and check it against the
+    image limits.
 
     `size` is the object's size when the listing gave it; otherwise the read learns it and the
     ETag. `s3_error` turns a failed read into the image's error, or None to raise it.
-    Raises S3Unreachable, worth a retry.
+    Raises S3Unreachable, worth a retry, and S3AccessRefused when the user may not read the key.
     """
     if size == 0:
         # Real S3 answers a ranged GET of an empty object with 416, which is no reason to fail the import.
@@ -41,12 +45,12 @@ def header_read(bucket: str, key: str, *, size: int | None, s3_error: Callable[[
     while True:
         try:
             if size is None:
-                data, size, etag = s3.read_range_sized(bucket, key, length)
+                data, size, etag = reader.read_range_sized(bucket, key, length)
             else:
-                data = s3.read_range(bucket, key, length)
-        except s3.S3Unreachable:
+                data = reader.read_range(bucket, key, length)
+        except (s3_names.S3Unreachable, s3_names.S3AccessRefused):
             raise
-        except s3.S3Error as exc:
+        except s3_names.S3Error as exc:
             error = s3_error(exc)
             if error is None:
                 raise
@@ -68,12 +72,12 @@ def header_read(bucket: str, key: str, *, size: int | None, s3_error: Callable[[
 
 
 def headers_read(
-    bucket: str, items: list[dict], *, sized: bool, s3_error: Callable[[s3.S3Error], str | None]
+    reader: UserS3, bucket: str, items: list[dict], *, sized: bool, s3_error: Callable[[s3_names.S3Error], str | None]
 ) -> list[Header]:
     """The headers of a chunk's items ({"key", and "size" when `sized`}), IMPORT_HEADER_THREADS at a time."""
 
     def read(item: dict) -> Header:
-        return header_read(bucket, item["key"], size=item["size"] if sized else None, s3_error=s3_error)
+        return header_read(reader, bucket, item["key"], size=item["size"] if sized else None, s3_error=s3_error)
 
     with ThreadPoolExecutor(max_workers=settings.IMPORT_HEADER_THREADS) as pool:
         return list(pool.map(read, items))

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from customlabels.celery import send_after_commit
+from projects.s3_access import UserS3
 
 from .. import services
 from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, ImportJob, ImportReportItem, Label
@@ -65,6 +66,23 @@ def dataset_start(
     )
     job_start(dataset=dataset, source=source, parameters=parameters, message=message)
     return dataset
+
+
+def job_s3(*, job: ImportJob) -> UserS3:
+    """S3 as the owner of the job's dataset may read it, with their grants as they are now: every
+    step of an import reads through this, so a revoked grant stops the import at its next step."""
+    owner_id = Dataset.objects.filter(pk=job.dataset_id).values_list("project__owner_id", flat=True).get()
+    return UserS3(owner_id)
+
+
+def job_source_check(*, job: ImportJob) -> None:
+    """Check the job's stored S3 location (a folder, a manifest file) against its owner's grants as
+    they are now, as Retry import does before it runs a job again. Raises s3.S3AccessRefused."""
+    parameters = job.parameters
+    if job.source == ImportJob.Source.S3_FOLDER:
+        job_s3(job=job).check(parameters["bucket"], parameters["prefix"])
+    elif job.source == ImportJob.Source.MANIFEST:
+        job_s3(job=job).check(parameters["bucket"], parameters["key"])
 
 
 def job_started(*, job: ImportJob) -> None:

@@ -25,10 +25,12 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from customlabels import s3, s3_names
+from customlabels import s3_names
 from customlabels.celery import send_after_commit
 from customlabels.text import counted, was_were
+from projects import s3_access
 from projects.models import Project
+from projects.s3_access import UserS3
 
 from .. import rules, services
 from ..errors import MESSAGES, DatasetError, ErrorCode
@@ -89,10 +91,10 @@ def manifest_location_parse(value: str) -> ManifestLocation:
     return ManifestLocation(bucket=bucket, key=key)
 
 
-def manifest_check(*, location: ManifestLocation) -> None:
-    """Check, before anything is created, that the manifest file can be read.
+def manifest_check(*, location: ManifestLocation, reader: UserS3) -> None:
+    """Check, before anything is created, that the user may import the manifest file and it can be read.
 
-    Raises s3.S3Error (bucket missing, access denied, S3 unreachable) or DatasetError on
+    Raises s3_names.S3Error (no access for this user, bucket missing, access denied, S3 unreachable) or DatasetError on
     manifest_location for a missing object or a key without a file extension (spec §5.5 A,
     ERROR_MANIFEST_INACCESSIBLE_OR_UNSUPPORTED_FORMAT). Its contents are checked by the import.
     """
@@ -103,10 +105,10 @@ def manifest_check(*, location: ManifestLocation) -> None:
             f"{MESSAGE_MANIFEST_INACCESSIBLE} The file name “{name}” has no file extension; "
             "a manifest file's name ends in .manifest."
         )
-    s3.head_bucket(location.bucket)
+    reader.head_bucket(location.bucket, location.key)
     try:
-        s3.head_object(location.bucket, location.key)
-    except s3.S3ObjectNotFound as exc:
+        reader.head_object(location.bucket, location.key)
+    except s3_names.S3ObjectNotFound as exc:
         raise _location_error(f"{MESSAGE_MANIFEST_INACCESSIBLE} The file {location.uri} was not found.") from exc
 
 
@@ -174,20 +176,22 @@ def manifest_read(*, job_id: int) -> bool:
         return False
     jobs.job_started(job=job)
     bucket, key = job.parameters["bucket"], job.parameters["key"]
+    reader = jobs.job_s3(job=job)
     try:
-        size = s3.head_object(bucket, key).size
-    except (s3.S3ObjectNotFound, s3.S3BucketNotFound) as exc:
+        size = reader.head_object(bucket, key).size
+    except (s3_names.S3ObjectNotFound, s3_names.S3BucketNotFound) as exc:
         jobs.job_fail(job_id=job.pk, message=f"{MESSAGE_MANIFEST_INACCESSIBLE} {exc}")
         return False
-    except s3.S3AccessDenied as exc:
+    except s3_names.S3AccessDenied as exc:
         jobs.job_fail(job_id=job.pk, message=f"{MESSAGE_MANIFEST_PERMISSIONS} {exc}")
         return False
 
     validator = ground_truth_file.ManifestValidator(size_bytes=size)
     batch = _Batch(items=[], dropped=[])
     seq = entries = 0
+    refused = ""
     if validator.error is None:
-        with contextlib.closing(s3.iter_lines(bucket, key, max_line_bytes=MAX_LINE_BYTES)) as lines:
+        with contextlib.closing(reader.iter_lines(bucket, key, max_line_bytes=MAX_LINE_BYTES)) as lines:
             for line_no, raw in enumerate(lines, start=1):
                 # Not UTF-8: the undecodable bytes become lone surrogates, which the parser refuses.
                 result = validator.feed(raw.decode("utf-8", "surrogateescape"))
@@ -196,7 +200,14 @@ def manifest_read(*, job_id: int) -> bool:
                 batch.lines += 1
                 if isinstance(result, ground_truth.ManifestEntry):
                     entries += 1
-                    batch.items.append(item_of(line_no, result))
+                    item = item_of(line_no, result)
+                    if not reader.allows(*s3_names.split_uri(item["ref"])):
+                        refused = (
+                            f"{s3_access.refused_message(*s3_names.split_uri(item['ref']))} It is on line {line_no} of "
+                            "the manifest, so no image was imported."
+                        )
+                        break
+                    batch.items.append(item)
                     if len(batch.items) == CHUNK_SIZE:
                         seq += 1
                         _chunk_store(job=job, seq=seq, batch=batch)
@@ -205,7 +216,7 @@ def manifest_read(*, job_id: int) -> bool:
                     batch.dropped.append(_report_item(job, line_no, result))
     verdict = validator.finish()
 
-    if verdict.error is not None:
+    if verdict.error is not None or refused:
         with transaction.atomic():
             ImportChunk.objects.filter(job=job).delete()
             ImportReportItem.objects.bulk_create(batch.dropped, ignore_conflicts=True)
@@ -216,7 +227,7 @@ def manifest_read(*, job_id: int) -> bool:
                 chunks_done=0,
                 heartbeat_at=timezone.now(),
             )
-            jobs.job_fail(job_id=job.pk, message=verdict.error.message)
+            jobs.job_fail(job_id=job.pk, message=refused or verdict.error.message)
         return False
 
     if batch.items or batch.dropped:
@@ -246,14 +257,19 @@ def manifest_chunk(*, chunk_id: int) -> list[int]:
     Every entry becomes an image, those with line errors too (spec §5.5 D): its problems list the
     image's, the line's and the boxes' errors and its warnings. Idempotent: a done chunk is
     skipped, and the unique source-ref keeps a second run from duplicating. Returns the ids of the
-    images it created that need a thumbnail. Raises S3Unreachable to be retried.
+    images it created that need a thumbnail. Raises S3Unreachable to be retried, S3AccessRefused when
+    the dataset's owner may no longer read the manifest or one of its images.
     """
     chunk = jobs.chunk_pending(chunk_id=chunk_id)
     if chunk is None:
         return []
     job = chunk.job
     bucket = job.parameters["image_bucket"]
-    headers = headers_read(bucket, chunk.items, sized=False, s3_error=lambda exc: f"{MESSAGE_INVALID_IMAGE} {exc}")
+    reader = jobs.job_s3(job=job)
+    reader.check(job.parameters["bucket"], job.parameters["key"])
+    headers = headers_read(
+        reader, bucket, chunk.items, sized=False, s3_error=lambda exc: f"{MESSAGE_INVALID_IMAGE} {exc}"
+    )
     images = {item["ref"]: (item, *image_of(item, header)) for item, header in zip(chunk.items, headers, strict=True)}
 
     with transaction.atomic():

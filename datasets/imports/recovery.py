@@ -18,6 +18,8 @@ from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from customlabels import s3_names
+
 from .. import services
 from ..errors import DatasetError
 from ..models import Dataset, ImportJob
@@ -74,12 +76,17 @@ def import_retry(*, dataset: Dataset) -> ImportJob:
     """Run the dataset's last, failed import again as a new job with the same source and parameters.
 
     Images the failed attempt imported stay and are not imported twice (the unique source-ref).
-    Raises DatasetError when there is nothing to retry. The import starts after commit.
+    Raises DatasetError when there is nothing to retry or the stored location is no longer one the
+    user may import from (today's grants count). The import starts after commit.
     """
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
     failed = import_retryable(dataset=dataset)
     if failed is None:
         raise DatasetError("There is no failed import to retry for this dataset.")
+    try:
+        jobs.job_source_check(job=failed)
+    except s3_names.S3AccessRefused as exc:
+        raise DatasetError(str(exc)) from exc
     creating = dataset.status == Dataset.Status.CREATE_FAILED
     services.status_set(
         dataset=dataset,

@@ -12,10 +12,11 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from customlabels import s3
+from customlabels import s3_names
 from customlabels.celery import send_after_commit
 from customlabels.text import counted, was_were
 from projects.models import Project
+from projects.s3_access import UserS3
 
 from .. import rules, services
 from ..errors import DatasetError, ErrorCode
@@ -28,14 +29,16 @@ PRECHECK_PAGES = 3
 NOT_AN_IMAGE = "Not a .jpg, .jpeg or .png file"
 
 
-def s3_folder_check(*, location: s3.S3Location) -> None:
-    """Check, before anything is created, that the folder exists, is readable and holds an image.
+def s3_folder_check(*, location: s3_names.S3Location, reader: UserS3) -> None:
+    """Check, before anything is created, that the user may import from the folder and that it
+    exists, is readable and holds an image.
 
-    Raises s3.S3Error (bucket missing, access denied, unreachable) or DatasetError with a message for the user.
+    Raises s3_names.S3Error (no access for this user, bucket missing, access denied, unreachable) or
+    DatasetError with a message for the user.
     """
-    s3.head_bucket(location.bucket)
+    reader.head_bucket(location.bucket, location.prefix)
     seen = 0
-    for page_no, page in enumerate(s3.list_pages(location.bucket, location.prefix)):
+    for page_no, page in enumerate(reader.list_pages(location.bucket, location.prefix)):
         for obj in page:
             seen += 1
             kind = rules.classify_key(prefix=location.prefix, key=obj.key, size=obj.size, auto_label=False).kind
@@ -52,7 +55,7 @@ def s3_folder_check(*, location: s3.S3Location) -> None:
 
 
 @transaction.atomic
-def dataset_create_from_s3(*, project: Project, name: str, location: s3.S3Location, auto_label: bool) -> Dataset:
+def dataset_create_from_s3(*, project: Project, name: str, location: s3_names.S3Location, auto_label: bool) -> Dataset:
     """Create a dataset and queue its import from an S3 folder. Atomic; the import starts after commit."""
     return jobs.dataset_start(
         project=project,
@@ -64,20 +67,20 @@ def dataset_create_from_s3(*, project: Project, name: str, location: s3.S3Locati
 
 
 @transaction.atomic
-def dataset_add_images_from_s3(*, dataset: Dataset, location: s3.S3Location, auto_label: bool) -> ImportJob:
+def dataset_add_images_from_s3(*, dataset: Dataset, location: s3_names.S3Location, auto_label: bool) -> ImportJob:
     """Import the keys of an S3 folder that the dataset does not hold yet."""
     dataset = services.dataset_update_begin(dataset=dataset, message=f"Adding images from {location.uri}")
     return import_job_start(dataset=dataset, location=location, auto_label=auto_label)
 
 
-def import_job_start(*, dataset: Dataset, location: s3.S3Location, auto_label: bool) -> ImportJob:
+def import_job_start(*, dataset: Dataset, location: s3_names.S3Location, auto_label: bool) -> ImportJob:
     """The dataset's import job of the folder, queued once the caller's transaction commits."""
     return jobs.job_start(
         dataset=dataset, source=ImportJob.Source.S3_FOLDER, parameters=_parameters(location, auto_label)
     )
 
 
-def _parameters(location: s3.S3Location, auto_label: bool) -> dict:
+def _parameters(location: s3_names.S3Location, auto_label: bool) -> dict:
     return {"bucket": location.bucket, "prefix": location.prefix, "auto_label": auto_label}
 
 
@@ -85,7 +88,9 @@ def import_list(*, job_id: int) -> bool:
     """List the S3 folder page by page and store each page's images as a chunk, queueing it.
 
     Idempotent: a page already stored (same sequence number) is not stored or counted again.
-    Returns whether this call finished the import. Raises s3.S3Error; S3Unreachable is worth a retry.
+    Returns whether this call finished the import. Raises s3_names.S3Error; S3Unreachable is worth a retry,
+    S3AccessRefused (the dataset's owner may no longer read the folder, checked before every page)
+    fails the import.
     """
     job = ImportJob.objects.select_related("dataset").get(pk=job_id)
     if job.is_finished or job.listing_done:
@@ -93,7 +98,7 @@ def import_list(*, job_id: int) -> bool:
     jobs.job_started(job=job)
     bucket, prefix, auto_label = job.parameters["bucket"], job.parameters["prefix"], job.parameters["auto_label"]
     seq = 0
-    for seq, page in enumerate(s3.list_pages(bucket, prefix), start=1):
+    for seq, page in enumerate(jobs.job_s3(job=job).list_pages(bucket, prefix), start=1):
         if ImportChunk.objects.filter(job=job, seq=seq, done=True).exists():
             continue
         images, skipped = [], []
@@ -112,10 +117,10 @@ def import_list(*, job_id: int) -> bool:
     return import_finish_if_done(job_id=job.pk)
 
 
-def _object_error(exc: s3.S3Error) -> str | None:
-    if isinstance(exc, s3.S3ObjectNotFound):
+def _object_error(exc: s3_names.S3Error) -> str | None:
+    if isinstance(exc, s3_names.S3ObjectNotFound):
         return "The image is invalid: the object no longer exists in S3."
-    if isinstance(exc, s3.S3AccessDenied):
+    if isinstance(exc, s3_names.S3AccessDenied):
         return "The image is invalid: access to the object was denied (the console needs s3:GetObject)."
     return None
 
@@ -147,14 +152,17 @@ def import_chunk(*, chunk_id: int) -> list[int]:
     """Read a chunk's headers (concurrently) and insert its images, labels and assignments in bulk.
 
     Idempotent: a done chunk is skipped, and the unique source-ref keeps a second run from duplicating.
-    Returns the ids of the images it created that need a thumbnail. Raises S3Unreachable to be retried.
+    Returns the ids of the images it created that need a thumbnail. Raises S3Unreachable to be
+    retried, S3AccessRefused when the dataset's owner may no longer read the folder.
     """
     chunk = jobs.chunk_pending(chunk_id=chunk_id)
     if chunk is None:
         return []
     job = chunk.job
     bucket = job.parameters["bucket"]
-    headers = headers_read(bucket, chunk.items, sized=True, s3_error=_object_error)
+    reader = jobs.job_s3(job=job)
+    reader.check(bucket, job.parameters["prefix"])
+    headers = headers_read(reader, bucket, chunk.items, sized=True, s3_error=_object_error)
 
     with transaction.atomic():
         locked = ImportChunk.objects.select_for_update().get(pk=chunk.pk)

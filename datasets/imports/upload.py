@@ -1,7 +1,7 @@
 """Writes for "Upload images from your computer": the empty dataset, and images added from a browser.
 
-An upload stores each accepted file in the console bucket under
-`assets/<dataset id>-<dataset name>/<file name>` through django-storages, creates its Image row and
+An upload stores each accepted file in the user's console storage under
+`users/<user id>/assets/<dataset id>/<random folder>/<file name>` through django-storages, creates its Image row and
 its thumbnail, and records the request as an ImportJob (source UPLOAD) whose report lists every
 refused file. Unlike the S3 import, a file that breaks a limit is refused, not stored.
 """
@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import unicodedata
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,8 @@ from storages.backends.s3 import S3Storage
 from customlabels import s3
 from customlabels.celery import send_after_commit
 from customlabels.text import counted, was_were
+from projects.console_storage import assets_prefix, thumbnail_key
+from projects.models import Project
 
 from .. import rules, selectors, services
 from ..errors import DatasetError, ErrorCode
@@ -178,8 +181,8 @@ def _storage(
 ) -> S3Storage:
     # The same botocore configuration as the console's own client (path-style addressing, SigV4,
     # checksums only when required, timeouts), so uploads work on every S3 server it works on.
-    # Overwriting is right: the dataset's unique source-ref, checked under the dataset's row lock,
-    # decides whether a name is taken; a left-over object of a failed request is simply replaced.
+    # Every upload has a key of its own (_images_store), so overwriting never replaces another
+    # image's object; it only spares django-storages an existence check per file.
     return S3Storage(
         bucket_name=bucket,
         endpoint_url=endpoint,
@@ -293,17 +296,22 @@ def _images_store(
 ) -> list[FileOutcome]:
     """Store the accepted files and create their images; called under the dataset's row lock, so
     no other request can take a name between the check and the insert."""
-    prefix = f"assets/{dataset.pk}-{dataset.name}/"
-    refs = {c.name: f"s3://{storage.bucket_name}/{prefix}{c.name}" for _, c in checked if c.ok}
+    # Each file under a key of its own (a fresh folder per file), so an upload never overwrites an
+    # object another image points to: a copy's, or one of an image deleted and uploaded again.
+    owner_id = Project.objects.filter(pk=dataset.project_id).values_list("owner_id", flat=True).get()
+    prefix = assets_prefix(owner_id, dataset.pk)
+    names = [c.name for _, c in checked if c.ok]
     taken = set(
-        Image.objects.filter(dataset=dataset, source_ref__in=list(refs.values())).values_list("source_ref", flat=True)
+        Image.objects.filter(
+            dataset=dataset, file_name__in=names, source_ref__startswith=f"s3://{storage.bucket_name}/{prefix}"
+        ).values_list("file_name", flat=True)
     )
     outcomes = []
     for upload, item in checked:
         if not item.ok:
             outcomes.append(FileOutcome(name=item.name, ok=False, message=item.message, code=item.code))
             continue
-        if refs[item.name] in taken:
+        if item.name in taken:
             outcomes.append(
                 FileOutcome(
                     name=item.name,
@@ -315,7 +323,13 @@ def _images_store(
             continue
         try:
             image = _image_store(
-                dataset=dataset, job=job, item=item, upload=upload, key=prefix + item.name, storage=storage
+                dataset=dataset,
+                job=job,
+                item=item,
+                upload=upload,
+                key=f"{prefix}{uuid.uuid4().hex}/{item.name}",
+                storage=storage,
+                owner_id=owner_id,
             )
         except _StoreFailed:
             outcomes.append(
@@ -327,7 +341,7 @@ def _images_store(
                 )
             )
             continue
-        taken.add(refs[item.name])
+        taken.add(item.name)
         if image.needs_thumbnail:
             pending_thumbnails.append(image.pk)
         outcomes.append(FileOutcome(name=item.name, ok=True, message=ADDED, image_id=image.pk))
@@ -339,7 +353,14 @@ class _StoreFailed(Exception):
 
 
 def _image_store(
-    *, dataset: Dataset, job: ImportJob, item: CheckedFile, upload: UploadedFile, key: str, storage: S3Storage
+    *,
+    dataset: Dataset,
+    job: ImportJob,
+    item: CheckedFile,
+    upload: UploadedFile,
+    key: str,
+    storage: S3Storage,
+    owner_id: int,
 ) -> Image:
     """Create one image and store its file and thumbnail; the row goes if the file can't be stored."""
     header = item.header
@@ -365,7 +386,7 @@ def _image_store(
         log.warning("Could not store the upload %s: %s", key, exc)
         raise _StoreFailed from exc
     fields = {"etag": etag[:128]}
-    thumb_key = rules.thumbnail_key(dataset.pk, image.pk)
+    thumb_key = thumbnail_key(owner_id, dataset.pk, image.pk)
     try:
         s3.put_object(storage.bucket_name, thumb_key, item.thumbnail, content_type="image/jpeg")
     except s3.S3Error as exc:

@@ -1,4 +1,4 @@
-"""Download manifest: the dataset's manifest streamed to the console bucket by a worker."""
+"""Download manifest: the dataset's manifest streamed to its owner's console storage by a worker."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from django.utils import timezone
 
 from customlabels import s3_multipart
 from customlabels.celery import send_after_commit
+from projects import console_storage
+from projects.s3_access import Use, UserS3
 
-from .. import rules, selectors
+from .. import selectors
 from ..errors import DatasetError
 from ..formats import ground_truth, ground_truth_writer
 from ..models import BoundingBox, Dataset, Image, ImageLabel, Label, ManifestExport
@@ -69,7 +71,8 @@ def manifest_export_start(*, dataset: Dataset, user) -> ManifestExport:
 
 
 def manifest_export_key(*, dataset: Dataset, moment) -> str:
-    return f"{rules.export_prefix(dataset.pk)}{moment.strftime('%Y%m%dT%H%M%SZ')}-{dataset.name}.manifest"
+    prefix = console_storage.export_prefix(dataset.project.owner_id, dataset.pk)
+    return f"{prefix}{moment.strftime('%Y%m%dT%H%M%SZ')}-{dataset.name}.manifest"
 
 
 def manifest_export_write(*, export_id: int) -> ManifestExport:
@@ -81,13 +84,14 @@ def manifest_export_write(*, export_id: int) -> ManifestExport:
     of the dataset, whose stats_version the export records. Idempotent: a finished export is
     returned as it is. Raises s3.S3Error (S3Unreachable is worth a retry) or DatasetError.
     """
-    export = ManifestExport.objects.select_related("dataset").get(pk=export_id)
+    export = ManifestExport.objects.select_related("dataset__project").get(pk=export_id)
     if export.is_finished:
         return export
     ManifestExport.objects.filter(pk=export.pk).update(status=ManifestExport.Status.IN_PROGRESS)
     console = selectors.console_bucket_name()
     dataset = export.dataset
     key = manifest_export_key(dataset=dataset, moment=timezone.now())
+    UserS3(dataset.project.owner_id, console=console).check(console, key, use=Use.WRITE)
     snapshot = connection.vendor == "postgresql" and not connection.in_atomic_block
     with transaction.atomic():
         if snapshot:

@@ -11,12 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Case, CharField, Exists, OuterRef, Q, Value, When
+from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 from PIL import Image as PILImage
 
 from customlabels import s3
 from customlabels.celery import send_after_commit
+from projects import console_storage
+from projects.s3_access import UserS3
 
 from .. import rules, selectors, services
 from ..errors import ErrorCode
@@ -124,7 +126,7 @@ def images_thumbnails_relocate(*, job_id: int) -> int:
     with no thumbnail to copy (never made, or already deleted with their dataset) are queued for
     the thumbnail tasks. Idempotent. Returns how many were copied. Raises S3Unreachable to be retried.
     """
-    job = ImportJob.objects.filter(pk=job_id).only("source").first()
+    job = ImportJob.objects.filter(pk=job_id).annotate(owner_id=F("dataset__project__owner_id")).first()
     if job is None:
         return 0
     console = selectors.console_bucket_name()
@@ -139,7 +141,7 @@ def images_thumbnails_relocate(*, job_id: int) -> int:
         if not batch:
             return copied
         last_id = batch[-1][0]
-        own = {pk: rules.thumbnail_key(ds, pk) for pk, ds, _ in batch}
+        own = {pk: console_storage.thumbnail_key(job.owner_id, ds, pk) for pk, ds, _ in batch}
         to_copy = [(pk, key, own[pk]) for pk, _, key in batch if key and key != own[pk]]
         done = {pk for pk, _, key in batch if key and key == own[pk]}
         to_make = [pk for pk, _, key in batch if not key]
@@ -193,36 +195,49 @@ def thumbnail_encode(data: bytes) -> bytes:
 
 
 def images_thumbnails_make(*, image_ids: list[int]) -> int:
-    """Make a JPEG thumbnail (≤256 px on the long side) for each image and store it in the console bucket.
+    """Make a JPEG thumbnail (≤256 px on the long side) for each image and store it in its owner's
+    console storage, reading the image as its owner may (projects.s3_access).
 
     Idempotent: images that already have one are skipped. A file whose pixels cannot be decoded
-    (for example a truncated JPEG) gets ERROR_INVALID_IMAGE instead. Returns how many were made.
+    (for example a truncated JPEG) gets ERROR_INVALID_IMAGE instead. An image its owner may no
+    longer read stays pending, and its import job says why. Returns how many were made.
     Raises S3Unreachable to be retried.
     """
-    images = list(Image.objects.filter(pk__in=image_ids, needs_thumbnail=True))
+    images = list(
+        Image.objects.filter(pk__in=image_ids, needs_thumbnail=True).annotate(owner_id=F("dataset__project__owner_id"))
+    )
     if not images:
         return 0
     console = selectors.console_bucket_name()
+    readers = {owner_id: UserS3(owner_id, console=console) for owner_id in {image.owner_id for image in images}}
+    refused: dict[int, str] = {}
 
     def make(image: Image) -> tuple[int, str, str]:
         bucket, key = s3.split_uri(image.source_ref)
         try:
-            data = s3.read_object(bucket, key, max_bytes=rules.MAX_IMAGE_BYTES)
+            data = readers[image.owner_id].read_object(bucket, key, max_bytes=rules.MAX_IMAGE_BYTES)
+        except s3.S3AccessRefused as exc:
+            refused[image.pk] = str(exc)
+            return image.pk, "", ""
         except (s3.S3ObjectNotFound, s3.S3AccessDenied) as exc:
             return image.pk, "", f"The image is invalid: {exc}"
         try:
             thumb = thumbnail_encode(data)
         except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError):
             return image.pk, "", "The image is invalid: the file is truncated or corrupt and cannot be decoded."
-        thumb_key = rules.thumbnail_key(image.dataset_id, image.pk)
+        thumb_key = console_storage.thumbnail_key(image.owner_id, image.dataset_id, image.pk)
         s3.put_object(console, thumb_key, thumb, content_type="image/jpeg")
         return image.pk, thumb_key, ""
 
     with ThreadPoolExecutor(max_workers=min(8, len(images))) as pool:
         results = list(pool.map(make, images))
     made = 0
+    if refused:
+        images_thumbnails_failed(image_ids=list(refused), message=next(iter(refused.values())))
     with transaction.atomic():
         for pk, thumb_key, error in results:
+            if pk in refused:
+                continue
             if thumb_key:
                 made += Image.objects.filter(pk=pk).update(thumbnail_key=thumb_key, needs_thumbnail=False)
             else:
@@ -250,14 +265,32 @@ def images_thumbnails_failed(*, image_ids: list[int], message: str) -> None:
     thumbnails_failed(job_ids=job_ids, message=message)
 
 
-def dataset_thumbnails_delete(*, dataset_id: int) -> int:
-    """Remove a deleted dataset's thumbnails from the console bucket. Idempotent; returns how many."""
+def dataset_storage_release(*, dataset_id: int, owner_id: int, asset_datasets: list[int]) -> int:
+    """Remove what a deleted dataset kept in its owner's console storage: its thumbnails, its prepared
+    manifests, and the uploaded images (under its own assets folder and under those of `asset_datasets`,
+    deleted datasets whose uploads it was still showing) that no image of any dataset refers to any
+    more. An upload a copy or a split still shows stays until that dataset goes too. Images of
+    other S3 buckets are never touched. Idempotent; returns how many objects it removed.
+    """
     console = selectors.console_bucket_name()
     removed = 0
-    # Its thumbnails and its prepared manifests; uploaded images (assets/) stay, as S3 sources do.
-    for prefix in (rules.thumbnail_prefix(dataset_id), rules.export_prefix(dataset_id)):
+    for prefix in (
+        console_storage.thumbnail_prefix(owner_id, dataset_id),
+        console_storage.export_prefix(owner_id, dataset_id),
+    ):
         for page in s3.list_pages(console, prefix):
             keys = [obj.key for obj in page]
+            if keys:
+                s3.delete_objects(console, keys)
+                removed += len(keys)
+    # Only the assets of datasets that are gone: no upload can be arriving there any more.
+    gone = set(asset_datasets) | {dataset_id}
+    gone -= set(Dataset.objects.filter(pk__in=gone).values_list("pk", flat=True))
+    for asset_dataset in sorted(gone):
+        for page in s3.list_pages(console, console_storage.assets_prefix(owner_id, asset_dataset)):
+            refs = {f"s3://{console}/{obj.key}": obj.key for obj in page}
+            used = set(Image.objects.filter(source_ref__in=list(refs)).values_list("source_ref", flat=True))
+            keys = [key for ref, key in refs.items() if ref not in used]
             if keys:
                 s3.delete_objects(console, keys)
                 removed += len(keys)

@@ -15,8 +15,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from customlabels import s3
 from customlabels.numbers import int_or_none
+from projects.s3_access import request_s3
 
 from .. import labeling, selectors
 from ..errors import DatasetError, ErrorCode
@@ -71,11 +71,8 @@ def _box_get(*, user, pk: int) -> BoundingBox:
     )
 
 
-def _image_url(image: Image) -> str:
-    try:
-        return s3.presigned_get_url(*s3.split_uri(image.source_ref))
-    except s3.S3Error:
-        return ""
+def _image_url(request, image: Image) -> str:
+    return request_s3(request).presigned_uri(image.source_ref)
 
 
 def _selected_ids(value: str) -> list[int]:
@@ -122,8 +119,8 @@ def box_editor(request, dataset_pk):
         "dataset": dataset,
         "project": dataset.project,
         "image": image,
-        "image_url": _image_url(image),
-        "next_image_url": _image_url(images[ids[index + 1]]) if index + 1 < len(ids) else "",
+        "image_url": _image_url(request, image),
+        "next_image_url": _image_url(request, images[ids[index + 1]]) if index + 1 < len(ids) else "",
         "labels": labels,
         "editor": editor,
         "images_param": ",".join(map(str, ids)),

@@ -6,9 +6,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from customlabels import s3
+from customlabels import s3_names
+from projects import s3_access
 from projects import selectors as project_selectors
 from projects.confirm_delete import delete_page
+from projects.s3_access import request_s3
 
 from .. import imports, selectors, services
 from ..errors import DatasetError
@@ -33,7 +35,7 @@ def _dataset_create_from(form, project, user) -> Dataset | None:
             manifest_location=data["manifest_location"],
             source_dataset=data["source_dataset"],
         )
-    except s3.S3Error as exc:
+    except s3_names.S3Error as exc:
         form.add_error("manifest_location" if location == DatasetCreateForm.MANIFEST else "s3_location", str(exc))
     except DatasetError as exc:
         field = {"source": "source_dataset"}.get(exc.field, exc.field)
@@ -76,7 +78,7 @@ def dataset_add_images(request, pk):
                 s3_location=form.cleaned_data["s3_location"],
                 auto_label=form.cleaned_data["auto_label"],
             )
-        except s3.S3Error as exc:
+        except s3_names.S3Error as exc:
             form.add_error("s3_location", str(exc))
         except DatasetError as exc:
             form.add_error(exc.field, str(exc))
@@ -136,12 +138,13 @@ def dataset_delete(request, pk):
 @require_http_methods(["GET"])
 def image_detail(request, pk):
     image = selectors.image_get(user=request.user, pk=pk)
-    bucket, key = s3.split_uri(image.source_ref)
+    image_url = request_s3(request).presigned_uri(image.source_ref)
     context = {
         "image": image,
         "dataset": image.dataset,
         "project": image.dataset.project,
-        "image_url": s3.presigned_get_url(bucket, key),
+        "image_url": image_url,
+        "refused": "" if image_url else s3_access.refused_message(*s3_names.split_uri(image.source_ref)),
         "back_query": request.GET.get("back", ""),
     }
     return render(request, "datasets/image_detail.html", context)

@@ -5,9 +5,9 @@ from urllib.parse import urlencode
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from customlabels import s3
 from customlabels.numbers import int_or_none
 from projects import selectors as project_selectors
+from projects.s3_access import Use, request_s3
 
 from .. import labeling, selectors
 from ..imports import progress as import_progress
@@ -56,8 +56,15 @@ def gallery_context(request, dataset: Dataset, *, selected: set[int] | None = No
     after, before = int_or_none(query.get("after")), int_or_none(query.get("before"))
     page = selectors.dataset_images(dataset=dataset, filters=filters, after=after, before=before)
     console = project_selectors.request_console_bucket(request).name
+    user_s3 = request_s3(request)
     for image in page.images:
-        image.thumbnail_url = s3.presigned_get_url(console, image.thumbnail_key) if image.thumbnail_key else ""
+        # An image whose original the user may no longer see (a revoked grant) shows no thumbnail either.
+        image.no_access = not user_s3.allows_uri(image.source_ref, use=Use.VIEW)
+        image.thumbnail_url = (
+            user_s3.presigned_uri(f"s3://{console}/{image.thumbnail_key}")
+            if image.thumbnail_key and not image.no_access
+            else ""
+        )
         image.selected = selected is not None and (all_matching or image.id in selected)
     mode = [("mode", "label")] if labeling_mode else []
     base = filters.as_query() + mode

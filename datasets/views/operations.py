@@ -7,7 +7,7 @@ from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from customlabels import s3
+from projects.s3_access import request_s3
 
 from .. import operations, selectors
 from ..errors import DatasetError
@@ -93,7 +93,7 @@ def manifest_download(request, pk):
         messages.info(request, "The manifest has not been prepared yet.")
         return redirect("datasets:manifest", pk=dataset.pk)
     file_name = re.sub(r"[^A-Za-z0-9_.\-]", "_", export.key.rsplit("/", 1)[-1])
-    url = s3.presigned_get_url(
+    url = request_s3(request).presigned_get_url(
         selectors.console_bucket_name(), export.key, content_disposition=f'attachment; filename="{file_name}"'
     )
     return redirect(url)

@@ -17,6 +17,7 @@ from PIL import PngImagePlugin
 
 from datasets import services
 from datasets.models import BoundingBox, Dataset, Image, ImageLabel, ImportJob, Label
+from projects import console_storage
 from tests.factories import DatasetFactory, ImageFactory, ImportJobFactory
 
 from .dom import Node, parse
@@ -289,7 +290,7 @@ def post_files(client, dataset, files, *, fields=None, headers=JSON, query="", *
 
 def put_thumbnail(s3, console_bucket, image: Image) -> str:
     """A thumbnail in the console bucket where the thumbnail task puts it, recorded on the image."""
-    key = f"thumbnails/{image.dataset_id}/{image.pk}.jpg"
+    key = console_storage.thumbnail_key(image.dataset.project.owner_id, image.dataset_id, image.pk)
     s3.put_object(Bucket=console_bucket.name, Key=key, Body=jpeg_bytes(64, 48), ContentType="image/jpeg")
     Image.objects.filter(pk=image.pk).update(thumbnail_key=key, needs_thumbnail=False)
     return key

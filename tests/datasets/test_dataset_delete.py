@@ -39,10 +39,27 @@ def test_a_dataset_being_imported_is_not_deleted(client_user, user, console_buck
         services.dataset_delete(dataset=dataset)
 
 
-def test_thumbnails_leave_the_console_bucket_and_nothing_else_does(s3, console_bucket):
-    for key in ("thumbnails/41/1.jpg", "thumbnails/41/2.jpg", "thumbnails/411/3.jpg", "assets/41/x.png"):
+def test_a_deleted_datasets_thumbnails_manifests_and_unshown_uploads_leave_its_owners_storage(s3, console_bucket, user):
+    gone = 987_654  # no dataset has this id: it was deleted
+    own = f"users/{user.pk}/"
+    shown = f"{own}assets/{gone}/b/kept.png"
+    # A copy of the deleted dataset still shows one of its uploads.
+    ImageFactory(dataset=DatasetFactory(project__owner=user), source_ref=f"s3://{console_bucket.name}/{shown}")
+    keys = [
+        f"{own}thumbnails/{gone}/1.jpg",
+        f"{own}thumbnails/{gone}/2.jpg",
+        f"{own}exports/{gone}/x.manifest",
+        f"{own}assets/{gone}/a/unshown.png",
+        shown,
+        f"{own}thumbnails/{gone}1/3.jpg",
+        f"{own}assets/{gone}1/c/other.png",
+        f"users/{user.pk + 1}/thumbnails/{gone}/1.jpg",
+    ]
+    for key in keys:
         s3.put_object(Bucket=console_bucket.name, Key=key, Body=b"x")
-    assert thumbnails.dataset_thumbnails_delete(dataset_id=41) == 2
+
+    assert thumbnails.dataset_storage_release(dataset_id=gone, owner_id=user.pk, asset_datasets=[]) == 4
+
     left = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=console_bucket.name)["Contents"])
-    assert left == ["assets/41/x.png", "thumbnails/411/3.jpg"]
-    assert thumbnails.dataset_thumbnails_delete(dataset_id=41) == 0
+    assert left == sorted(keys[4:])
+    assert thumbnails.dataset_storage_release(dataset_id=gone, owner_id=user.pk, asset_datasets=[]) == 0

@@ -13,8 +13,6 @@ from datasets.rules import (
     classify_key,
     image_header_parse,
     image_limits_error,
-    thumbnail_key,
-    thumbnail_prefix,
     too_many_invalid,
 )
 
@@ -324,12 +322,6 @@ def test_a_file_of_exactly_15_mb_is_allowed_and_one_byte_more_is_refused():
     message = image_limits_error(width=640, height=480, size=15 * 1024 * 1024 + 1)
     assert message is not None
     assert "the maximum is 15 MB" in message
-
-
-def test_an_images_thumbnail_is_kept_under_its_datasets_prefix():
-    assert thumbnail_key(7, 42) == "thumbnails/7/42.jpg"
-    assert thumbnail_key(7, 42).startswith(thumbnail_prefix(7))
-    assert not thumbnail_key(70, 42).startswith(thumbnail_prefix(7))
 
 
 def test_more_than_a_fifth_of_lines_invalid_is_too_many_and_exactly_a_fifth_is_not():

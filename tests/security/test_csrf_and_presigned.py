@@ -53,7 +53,7 @@ def test_presigned_urls_last_minutes_and_only_reach_the_users_own_images(
 ):
     objects = _objects(user, 0)
     image = objects[kind_of(IdRoute("images/<int:pk>/", "datasets:image_detail", "datasets", ("pk",)), "pk")]
-    image.thumbnail_key = f"thumbnails/{image.dataset_id}/{image.pk}.jpg"
+    image.thumbnail_key = f"users/{user.pk}/thumbnails/{image.dataset_id}/{image.pk}.jpg"
     image.save()
 
     detail = parse(client_user.get(f"/datasets/images/{image.pk}/").content.decode())

@@ -7,6 +7,7 @@ web server (gunicorn) until Ctrl-C or SIGTERM, which stop everything this comman
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
@@ -94,6 +95,9 @@ class Command(BaseCommand):
             s3_description, seeded = self._start_s3(var_dir)
             self._check_stop()
             password = _demo_user_create()
+            if seeded:
+                # Default deny: the demo user may import the examples because this grants it (idempotent).
+                call_command("grant_s3_access", DEMO_USERNAME, f"s3://{EXAMPLES_BUCKET}", stdout=io.StringIO())
             self._start(
                 "worker",
                 [sys.executable, "-m", "celery", "-A", "customlabels", "worker", "-l", "info"]

@@ -27,8 +27,9 @@ INSUFFICIENT = "ERROR_INSUFFICIENT_IMAGES_PER_LABEL_FOR_DISTRIBUTE"
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_copy_holds_the_same_entries_changes_on_its_own_and_outlives_its_source(
-    celery_worker_proc, s3, make_bucket, console_bucket, user, project
+    celery_worker_proc, s3, make_bucket, console_bucket, user, project, grant
 ):
+    grant("flowers-bucket")  # where its unusable image was imported from
     source = DatasetFactory(project=project, name="flowers")
     images = flowers(source)
     Label.objects.create(dataset=source, name="daisy")  # on the label list, on no image
@@ -40,7 +41,9 @@ def test_a_copy_holds_the_same_entries_changes_on_its_own_and_outlives_its_sourc
     put_thumbnail(s3, console_bucket, images["roses/rose-1.jpg"])
     put_thumbnail(s3, console_bucket, images["roses/rose-2.jpg"])
     # A thumbnail made but since lost, and one never made: both are made again for the copy.
-    Image.objects.filter(pk=images["tulips/tulip-1.jpg"].pk).update(thumbnail_key=f"thumbnails/{source.pk}/gone.jpg")
+    Image.objects.filter(pk=images["tulips/tulip-1.jpg"].pk).update(
+        thumbnail_key=f"users/{user.pk}/thumbnails/{source.pk}/gone.jpg"
+    )
     Image.objects.filter(pk=images["meadow.jpg"].pk).update(needs_thumbnail=True)
     before = content(source)
 
@@ -57,11 +60,11 @@ def test_a_copy_holds_the_same_entries_changes_on_its_own_and_outlives_its_sourc
     thumbnails = dict(copy.images.values_list("file_name", "thumbnail_key"))
     assert thumbnails.pop("tiny.png") == ""
     assert thumbnails == {
-        name: f"thumbnails/{copy.pk}/{pk}.jpg"
+        name: f"users/{user.pk}/thumbnails/{copy.pk}/{pk}.jpg"
         for name, pk in copy.images.values_list("file_name", "id")
         if name in thumbnails
     }
-    assert set(thumbnails.values()) == keys_under(s3, console_bucket.name, f"thumbnails/{copy.pk}/")
+    assert set(thumbnails.values()) == keys_under(s3, console_bucket.name, f"users/{user.pk}/thumbnails/{copy.pk}/")
 
     rose = copy.labels.get(name="rose")
     labeling.label_rename(label=rose, user=user, name="rosa")
@@ -75,11 +78,11 @@ def test_a_copy_holds_the_same_entries_changes_on_its_own_and_outlives_its_sourc
     copied = content(copy)
     services.dataset_delete(dataset=source)
     wait_until(
-        lambda: not keys_under(s3, console_bucket.name, f"thumbnails/{source.pk}/"),
+        lambda: not keys_under(s3, console_bucket.name, f"users/{user.pk}/thumbnails/{source.pk}/"),
         what="the deleted source's thumbnails to leave the console bucket",
     )
     assert content(copy) == copied
-    assert set(thumbnails.values()) == keys_under(s3, console_bucket.name, f"thumbnails/{copy.pk}/")
+    assert set(thumbnails.values()) == keys_under(s3, console_bucket.name, f"users/{user.pk}/thumbnails/{copy.pk}/")
 
 
 def test_copying_is_refused_for_another_users_dataset(user, other_user, project):

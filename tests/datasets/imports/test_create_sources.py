@@ -83,8 +83,9 @@ def test_the_chosen_location_alone_is_required(client_user, console_bucket, proj
     ],
 )
 def test_a_bad_manifest_location_is_refused_at_its_field_and_creates_nothing(
-    client_user, console_bucket, project, location, words
+    client_user, console_bucket, project, location, words, grant
 ):
+    grant("no-such-bucket-77a1")  # inside a granted location, the console's own messages
     response = post(client_user, project, image_location="manifest", manifest_location=location)
 
     assert words in errors_at(response, "manifest_location")

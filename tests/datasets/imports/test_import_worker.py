@@ -11,6 +11,7 @@ from customlabels.s3 import parse_location
 from datasets.imports import s3_folder
 from datasets.models import Dataset, Image, ImageLabel, ImportJob, Label
 from datasets.tasks import import_chunk_task, import_list_task
+from projects.s3_access import UserS3
 
 from ..support import ALEXA_IMAGES, INVALID, jpeg_bytes, png_bytes, seed, wait_until
 
@@ -272,7 +273,7 @@ def test_a_bucket_deleted_before_the_worker_lists_it_fails_the_dataset_naming_th
     celery_worker_proc, console_bucket, project, source_bucket, s3
 ):
     location = parse_location(f"s3://{source_bucket}/alexa-devices/")
-    s3_folder.s3_folder_check(location=location)
+    s3_folder.s3_folder_check(location=location, reader=UserS3(project.owner_id))
     with transaction.atomic():
         # The import is queued when this commits, so the bucket is gone before the worker can list it.
         dataset = s3_folder.dataset_create_from_s3(project=project, name="gone", location=location, auto_label=True)

@@ -18,6 +18,7 @@ from datasets.imports.manifest import ManifestLocation, manifest_check, manifest
 from datasets.imports.progress import import_progress
 from datasets.models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, ImportJob, Label
 from datasets.tasks import manifest_chunk_task, manifest_read_task
+from projects.s3_access import UserS3
 from tests.factories import DatasetFactory
 
 from ..support import jpeg_bytes, png_bytes, seed, wait_until
@@ -82,7 +83,7 @@ def put_manifest(s3, bucket: str, lines: list[str], *, key: str = "gt-job/manife
 
 def create(project, location: ManifestLocation, *, name: str = "from-manifest") -> Dataset:
     """Create the dataset as the form does, after its checks; the import is queued when this returns."""
-    manifest_check(location=location)
+    manifest_check(location=location, reader=UserS3(project.owner_id))
     return manifest_import.dataset_create_from_manifest(project=project, name=name, location=location)
 
 
@@ -400,7 +401,7 @@ def test_a_manifest_deleted_before_the_worker_reads_it_fails_the_dataset(
     celery_worker_proc, console_bucket, project, images_bucket, s3
 ):
     location = put_manifest(s3, images_bucket, [classification(f"s3://{images_bucket}/gt/cls.png", "Echo")])
-    manifest_check(location=location)
+    manifest_check(location=location, reader=UserS3(project.owner_id))
     with transaction.atomic():
         # The import is queued when this commits, so the file is gone before the worker reads it.
         dataset = manifest_import.dataset_create_from_manifest(project=project, name="gone", location=location)
@@ -430,7 +431,7 @@ def test_adding_from_a_manifest_imports_new_lines_and_a_failed_update_leaves_the
         [classification(ref("cls.png"), "Changed"), classification(ref("multi.png"), "Echo Dot")],
         key="second.manifest",
     )
-    job = imports.images_add(dataset=dataset, user=None, source=imports.MANIFEST, manifest_location=second)
+    job = imports.images_add(dataset=dataset, user=project.owner, source=imports.MANIFEST, manifest_location=second)
     settled(dataset, Dataset.Status.UPDATE_COMPLETE)
     assert dataset.status_message == "1 image was successfully added from the manifest file."
     assert {image.file_name: labels_of(image) for image in dataset.images.all()} == {
@@ -454,7 +455,7 @@ def test_adding_from_a_manifest_imports_new_lines_and_a_failed_update_leaves_the
         ],
         key="third.manifest",
     )
-    failed = imports.images_add(dataset=dataset, user=None, source=imports.MANIFEST, manifest_location=third)
+    failed = imports.images_add(dataset=dataset, user=project.owner, source=imports.MANIFEST, manifest_location=third)
     settled(dataset, Dataset.Status.UPDATE_FAILED)
     assert dataset.status_message == "The manifest file contains too many invalid rows."
     assert snapshot(dataset, job) == before
@@ -588,13 +589,16 @@ def test_a_malformed_manifest_location_is_refused_at_the_field(value, words):
 
 
 @pytest.mark.django_db
-def test_the_check_names_a_missing_bucket_a_missing_file_and_a_file_without_extension(make_bucket, s3):
-    with pytest.raises(s3_module.S3BucketNotFound, match="The bucket “no-such-bucket-here” does not exist."):
-        manifest_check(location=manifest_location_parse("s3://no-such-bucket-here/output.manifest"))
-
+def test_the_check_names_a_missing_bucket_a_missing_file_and_a_file_without_extension(make_bucket, s3, user, grant):
+    # Inside a granted location the console's detailed messages stay.
+    grant("no-such-bucket-here")
     bucket = make_bucket("manifests")
+    reader = UserS3(user.pk)
+    with pytest.raises(s3_module.S3BucketNotFound, match="The bucket “no-such-bucket-here” does not exist."):
+        manifest_check(location=manifest_location_parse("s3://no-such-bucket-here/output.manifest"), reader=reader)
+
     with pytest.raises(DatasetError) as caught:
-        manifest_check(location=manifest_location_parse(f"s3://{bucket}/gt/output.manifest"))
+        manifest_check(location=manifest_location_parse(f"s3://{bucket}/gt/output.manifest"), reader=reader)
     assert caught.value.field == "manifest_location"
     assert str(caught.value) == (
         f"The manifest file extension or contents are invalid. The file s3://{bucket}/gt/output.manifest was not found."
@@ -602,7 +606,7 @@ def test_the_check_names_a_missing_bucket_a_missing_file_and_a_file_without_exte
 
     s3.put_object(Bucket=bucket, Key="gt/output", Body=b"{}\n")
     with pytest.raises(DatasetError) as caught:
-        manifest_check(location=manifest_location_parse(f"s3://{bucket}/gt/output"))
+        manifest_check(location=manifest_location_parse(f"s3://{bucket}/gt/output"), reader=reader)
     assert caught.value.field == "manifest_location"
     assert str(caught.value) == (
         "The manifest file extension or contents are invalid. The file name “output” has no file extension; "
@@ -610,13 +614,15 @@ def test_the_check_names_a_missing_bucket_a_missing_file_and_a_file_without_exte
     )
 
     s3.put_object(Bucket=bucket, Key="gt/output.manifest", Body=b"{}\n")
-    manifest_check(location=manifest_location_parse(f"s3://{bucket}/gt/output.manifest"))
+    manifest_check(location=manifest_location_parse(f"s3://{bucket}/gt/output.manifest"), reader=reader)
 
 
 @pytest.mark.django_db
-def test_the_check_says_when_the_bucket_may_not_be_read(denied_bucket):
+def test_the_check_says_when_the_bucket_may_not_be_read(denied_bucket, user):
     with pytest.raises(s3_module.S3AccessDenied, match=f"Access to the bucket “{denied_bucket}” was denied"):
-        manifest_check(location=manifest_location_parse(f"s3://{denied_bucket}/output.manifest"))
+        manifest_check(
+            location=manifest_location_parse(f"s3://{denied_bucket}/output.manifest"), reader=UserS3(user.pk)
+        )
 
 
 @pytest.mark.django_db

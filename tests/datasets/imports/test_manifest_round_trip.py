@@ -78,7 +78,18 @@ def test_a_dataset_exported_as_a_manifest_and_imported_again_has_the_same_images
     wait_until(written, timeout=60, what="the manifest to be written")
     assert export.lines == 4
 
-    location = f"s3://{console_bucket.name}/{export.key}"
+    # The console's exports folder is never importable: the user downloads the file and puts it
+    # where they keep manifests, a bucket they may import from.
+    console_copy = {"name": "exported-here", "image_location": "manifest"}
+    console_copy["manifest_location"] = f"s3://{console_bucket.name}/{export.key}"
+    refused = client_user.post(reverse("datasets:create", args=[project.pk]), console_copy)
+    assert "You don&#x27;t have access to" in refused.content.decode()
+    s3.put_object(
+        Bucket=bucket,
+        Key="manifests/flowers.manifest",
+        Body=s3.get_object(Bucket=console_bucket.name, Key=export.key)["Body"].read(),
+    )
+    location = f"s3://{bucket}/manifests/flowers.manifest"
     form = {"name": "flowers-again", "image_location": "manifest", "manifest_location": location}
     response = client_user.post(reverse("datasets:create", args=[project.pk]), form)
     assert response.status_code == 302, response.content.decode()

@@ -68,18 +68,18 @@ def test_create_test_dataset_moves_20_percent_of_each_label_with_labels_boxes_an
     assert (job.source, job.status, job.found, job.images.count()) == (ImportJob.Source.SPLIT, "SUCCEEDED", 10, 10)
 
     moved = dict(test.images.values_list("id", "thumbnail_key"))
-    assert moved == {pk: f"thumbnails/{test.pk}/{pk}.jpg" for pk in moved}
-    assert keys_under(s3, console_bucket.name, f"thumbnails/{test.pk}/") == set(moved.values())
-    assert keys_under(s3, console_bucket.name, f"thumbnails/{train.pk}/") == old_thumbnails - {
-        f"thumbnails/{train.pk}/{pk}.jpg" for pk in moved
+    assert moved == {pk: f"users/{user.pk}/thumbnails/{test.pk}/{pk}.jpg" for pk in moved}
+    assert keys_under(s3, console_bucket.name, f"users/{user.pk}/thumbnails/{test.pk}/") == set(moved.values())
+    assert keys_under(s3, console_bucket.name, f"users/{user.pk}/thumbnails/{train.pk}/") == old_thumbnails - {
+        f"users/{user.pk}/thumbnails/{train.pk}/{pk}.jpg" for pk in moved
     }
 
     services.dataset_delete(dataset=train)
     wait_until(
-        lambda: not keys_under(s3, console_bucket.name, f"thumbnails/{train.pk}/"),
+        lambda: not keys_under(s3, console_bucket.name, f"users/{user.pk}/thumbnails/{train.pk}/"),
         what="the training dataset's thumbnails to leave the console bucket",
     )
-    assert keys_under(s3, console_bucket.name, f"thumbnails/{test.pk}/") == set(moved.values())
+    assert keys_under(s3, console_bucket.name, f"users/{user.pk}/thumbnails/{test.pk}/") == set(moved.values())
 
 
 @pytest.mark.django_db
@@ -238,7 +238,7 @@ def test_the_sweep_leaves_the_moved_images_to_the_thumbnail_relocation_of_the_sp
     pets(train)
     # Thumbnails made long ago, queued long before that: the sweep would take such a queue time as lost.
     Image.objects.filter(dataset=train).update(
-        thumbnail_key="thumbnails/old.jpg",
+        thumbnail_key=f"users/{project.owner_id}/thumbnails/old.jpg",
         needs_thumbnail=False,
         thumbnail_queued_at=timezone.now() - timedelta(days=1),
     )

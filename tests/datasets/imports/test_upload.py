@@ -5,6 +5,7 @@ browser (or an attacker) sends it.
 """
 
 import json
+import re
 import uuid
 
 import pytest
@@ -33,7 +34,21 @@ def results(response) -> dict[str, dict]:
 
 
 def prefix_of(dataset) -> str:
-    return f"assets/{dataset.pk}-{dataset.name}/"
+    """Where the dataset's uploads are kept in its owner's console storage."""
+    return f"users/{dataset.project.owner_id}/assets/{dataset.pk}/"
+
+
+def stored_key(dataset, name: str) -> str:
+    """The key of the uploaded image `name` of the dataset (each upload has a folder of its own)."""
+    return Image.objects.get(dataset=dataset, file_name=name).source_ref.split("/", 3)[3]
+
+
+def stored_names(s3, bucket: str, dataset) -> list[str]:
+    """The file names uploaded into the dataset's assets, each under a random folder of its own."""
+    prefix = prefix_of(dataset)
+    found = keys(s3, bucket, prefix)
+    assert all(re.fullmatch(re.escape(prefix) + r"[0-9a-f]{32}/[^/]+", key) for key in found), found
+    return sorted(key.rsplit("/", 1)[1] for key in found)
 
 
 def keys(s3, bucket: str, prefix: str = "") -> list[str]:
@@ -63,15 +78,18 @@ def test_thirty_images_are_stored_in_the_console_bucket_under_assets(client_user
     body = response.json()
     assert body["added"] == 30 and body["refused"] == 0
     assert all(f["ok"] and f["image_id"] for f in body["files"])
-    prefix = prefix_of(dataset)
-    assert prefix == f"assets/{dataset.pk}-devices/"
-    assert keys(s3, console_bucket.name, "assets/") == sorted(prefix + name for name in files)
+    assert stored_names(s3, console_bucket.name, dataset) == sorted(files)
+    assert keys(s3, console_bucket.name, "users/") == sorted(
+        [stored_key(dataset, name) for name in files]
+        + [f"users/{dataset.project.owner_id}/thumbnails/{dataset.pk}/{f['image_id']}.jpg" for f in body["files"]]
+    )
     for name, data in files.items():
-        stored = s3.get_object(Bucket=console_bucket.name, Key=prefix + name)
+        stored = s3.get_object(Bucket=console_bucket.name, Key=stored_key(dataset, name))
         assert stored["Body"].read() == data
         assert stored["ContentType"] == ("image/png" if name.endswith(".PNG") else "image/jpeg")
     for image in Image.objects.filter(dataset=dataset).order_by("file_name"):
-        assert image.source_ref == f"s3://{console_bucket.name}/{prefix}{image.file_name}"
+        assert image.source_ref == f"s3://{console_bucket.name}/{stored_key(dataset, image.file_name)}"
+        assert stored_key(dataset, image.file_name).startswith(prefix_of(dataset))
         assert image.import_job.source == ImportJob.Source.UPLOAD
         assert image.size == len(files[image.file_name])
         assert image.etag and not image.error_code and not image.problems and not image.is_labeled
@@ -80,7 +98,7 @@ def test_thirty_images_are_stored_in_the_console_bucket_under_assets(client_user
         assert image.format == ("JPEG" if image.file_name.endswith(".jpg") else "PNG")
         # The thumbnail is made in the request, so the gallery shows it at once.
         assert not image.needs_thumbnail
-        assert image.thumbnail_key == f"thumbnails/{dataset.pk}/{image.pk}.jpg"
+        assert image.thumbnail_key == f"users/{dataset.project.owner_id}/thumbnails/{dataset.pk}/{image.pk}.jpg"
         s3.head_object(Bucket=console_bucket.name, Key=image.thumbnail_key)
     dataset.refresh_from_db()
     assert dataset.status == Dataset.Status.UPDATE_COMPLETE
@@ -109,7 +127,7 @@ def test_a_png_named_jpg_is_added_as_a_png(client_user, dataset, console_bucket,
     assert results(response)["really-a-png.jpg"]["ok"]
     image = Image.objects.get(dataset=dataset)
     assert (image.format, image.width, image.height) == ("PNG", 300, 200)
-    stored = s3.get_object(Bucket=console_bucket.name, Key=prefix_of(dataset) + "really-a-png.jpg")
+    stored = s3.get_object(Bucket=console_bucket.name, Key=stored_key(dataset, "really-a-png.jpg"))
     assert stored["ContentType"] == "image/png"
 
 
@@ -196,9 +214,7 @@ def test_good_files_survive_bad_ones_in_the_same_request(client_user, dataset, c
         "good-3.jpeg": True,
     }
     assert response.json()["message"] == "3 images added, 3 refused."
-    assert keys(s3, console_bucket.name, "assets/") == [
-        prefix_of(dataset) + name for name in ("good-1.png", "good-2.jpg", "good-3.jpeg")
-    ]
+    assert stored_names(s3, console_bucket.name, dataset) == ["good-1.png", "good-2.jpg", "good-3.jpeg"]
     assert sorted(Image.objects.filter(dataset=dataset).values_list("file_name", flat=True)) == [
         "good-1.png",
         "good-2.jpg",
@@ -287,8 +303,9 @@ def test_a_path_in_the_sent_file_name_is_dropped(client_user, dataset, console_b
     response = post_files(client_user, dataset, [("../../etc/passwd.png", png_bytes(80, 80))])
 
     assert results(response)["passwd.png"]["ok"]
-    assert keys(s3, console_bucket.name, "assets/") == [prefix_of(dataset) + "passwd.png"]
-    assert [k for k in keys(s3, console_bucket.name) if not k.startswith(("assets/", "thumbnails/"))] == []
+    assert stored_names(s3, console_bucket.name, dataset) == ["passwd.png"]
+    own = f"users/{dataset.project.owner_id}/"
+    assert [k for k in keys(s3, console_bucket.name) if not k.startswith((own + "assets/", own + "thumbnails/"))] == []
     assert Image.objects.get(dataset=dataset).file_name == "passwd.png"
 
 
@@ -298,7 +315,7 @@ def test_a_windows_path_given_to_the_service_is_dropped(user, dataset, console_b
     )
 
     assert [(f.name, f.ok) for f in result.files] == [("evil.png", True)]
-    assert keys(s3, console_bucket.name, "assets/") == [prefix_of(dataset) + "evil.png"]
+    assert stored_names(s3, console_bucket.name, dataset) == ["evil.png"]
 
 
 def test_html_in_a_file_name_is_shown_as_text_on_the_gallery(client_user, dataset):
@@ -330,7 +347,7 @@ def test_a_name_already_in_the_dataset_is_refused_and_its_image_kept(client_user
         "image_id": None,
     }
     assert results(response)["other.png"]["ok"]
-    stored = s3.get_object(Bucket=console_bucket.name, Key=prefix_of(dataset) + "echo.png")["Body"].read()
+    stored = s3.get_object(Bucket=console_bucket.name, Key=stored_key(dataset, "echo.png"))["Body"].read()
     assert stored == first, "the refused file did not overwrite the image's file"
     assert Image.objects.get(dataset=dataset, file_name="echo.png").width == 100
     job = ImportJob.objects.filter(dataset=dataset).first()  # the latest

@@ -52,7 +52,9 @@ def test_every_exported_line_parses_back_to_the_datasets_entries(s3, console_buc
     export = export_now(dataset, user)
 
     assert export.status == ManifestExport.Status.SUCCEEDED
-    assert export.key.startswith(f"exports/{dataset.pk}/") and export.key.endswith("-flowers.manifest")
+    assert export.key.startswith(f"users/{dataset.project.owner_id}/exports/{dataset.pk}/") and export.key.endswith(
+        "-flowers.manifest"
+    )
     lines = manifest_lines(s3, console_bucket, export)
     assert (export.lines, export.size) == (len(expected), sum(len(line.encode()) + 1 for line in lines))
     parsed = {}

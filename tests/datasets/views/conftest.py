@@ -20,7 +20,9 @@ def gallery(project):
         return img
 
     images = {
-        "echo-1.png": image("echo-1.png", echo, thumbnail_key=f"thumbnails/{dataset.pk}/1.jpg"),
+        "echo-1.png": image(
+            "echo-1.png", echo, thumbnail_key=f"users/{dataset.project.owner_id}/thumbnails/{dataset.pk}/1.jpg"
+        ),
         "echo-2.png": image("echo-2.png", echo),
         "dot-1.png": image("dot-1.png", echo_dot),
         "both.png": image("both.png", echo, echo_dot, width=1024, height=768, size=123_456, format="PNG"),

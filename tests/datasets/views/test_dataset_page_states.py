@@ -33,7 +33,7 @@ def imported(user, console_bucket):
     job = ImportJobFactory(dataset=dataset, found=3, skipped=1, message="3 imported, 1 skipped (not images).")
     ImportReportItem.objects.create(job=job, key="devices/notes.txt", reason="Not a .jpg, .jpeg or .png file")
     for i in range(3):
-        ImageFactory(dataset=dataset, import_job=job, thumbnail_key=f"thumbnails/{i}.jpg")
+        ImageFactory(dataset=dataset, import_job=job, thumbnail_key=f"users/{user.pk}/thumbnails/{i}.jpg")
     return dataset, job
 
 

@@ -87,7 +87,8 @@ def test_a_malformed_location_is_refused_at_the_field(client_user, console_bucke
     assert not Dataset.objects.exists()
 
 
-def test_a_missing_bucket_is_refused_at_the_field(client_user, console_bucket, project):
+def test_a_missing_bucket_is_refused_at_the_field(client_user, console_bucket, project, grant):
+    grant("no-such-bucket-4f1c")  # granted, so the console's own message: it does not exist
     response = post_create(client_user, project, "s3://no-such-bucket-4f1c/alexa-devices/")
 
     assert field_errors(response, "id_s3_location") == ["The bucket “no-such-bucket-4f1c” does not exist."]
@@ -200,7 +201,8 @@ def test_adding_images_to_a_dataset_still_importing_is_refused(client_user, cons
     assert not ImportJob.objects.exists()
 
 
-def test_adding_images_checks_the_folder_at_the_field(client_user, console_bucket, project):
+def test_adding_images_checks_the_folder_at_the_field(client_user, console_bucket, project, grant):
+    grant("no-such-bucket-4f1c")
     dataset = DatasetFactory(project=project)
 
     response = client_user.post(
@@ -270,7 +272,7 @@ def importing(project):
         dataset=dataset, status=ImportJob.Status.IN_PROGRESS, listing_done=False, found=10, skipped=1
     )
     ImportReportItem.objects.create(job=job, key="alexa-devices/notes.txt", reason="Not a .jpg, .jpeg or .png file")
-    ImageFactory(dataset=dataset, import_job=job, thumbnail_key="thumbnails/1.jpg")
+    ImageFactory(dataset=dataset, import_job=job, thumbnail_key=f"users/{project.owner_id}/thumbnails/1.jpg")
     ImageFactory(dataset=dataset, import_job=job)
     ImageFactory(dataset=dataset, import_job=job, error_code="ERROR_INVALID_IMAGE", error_message="bad")
     return dataset, job
@@ -314,7 +316,7 @@ def test_the_progress_partial_reloads_the_page_when_the_phase_changes(client_use
 
     job.status = ImportJob.Status.SUCCEEDED
     job.save()
-    Image.objects.filter(dataset=dataset).update(thumbnail_key="thumbnails/x.jpg")
+    Image.objects.filter(dataset=dataset).update(thumbnail_key=f"users/{dataset.project.owner_id}/thumbnails/x.jpg")
     Dataset.objects.filter(pk=dataset.pk).update(status=Dataset.Status.CREATE_COMPLETE)
 
     response = client_user.get(progress_url(dataset, "import"), headers={"HX-Request": "true"})
