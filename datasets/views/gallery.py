@@ -16,9 +16,9 @@ from ..models import Dataset
 
 
 def example_bucket(request) -> str:
-    """The bucket name the S3 location fields show in their example."""
-    bucket = project_selectors.request_console_bucket(request)
-    return bucket.name if bucket else "bucket"
+    """The bucket name the S3 location fields show in their example: one the user may import from."""
+    grant = project_selectors.s3_access_grants(user=request.user).first()
+    return grant.bucket if grant else "bucket"
 
 
 def _phase(dataset: Dataset, progress) -> str:
