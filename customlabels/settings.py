@@ -204,3 +204,6 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 # "You can upload up to 30 images at a time." (spec §2.3): Django stops reading a request with more
 # files, and the upload view turns that into this sentence.
 DATA_UPLOAD_MAX_NUMBER_FILES = 30
+# The largest request body Add images reads: 30 images of 15 MB and 1 MiB for the form around them.
+# A larger one, or one that does not say its size, is refused before any of it is read.
+UPLOAD_MAX_BODY_BYTES = env.int("UPLOAD_MAX_BODY_BYTES", default=30 * 15 * 1024 * 1024 + 1024 * 1024)

@@ -267,8 +267,14 @@ def content(dataset: Dataset) -> dict[str, dict]:
 
 # --- Posting files to Add images ---------------------------------------------------------------
 
-JSON = {"HTTP_ACCEPT": "application/json"}
-HTML = {"HTTP_ACCEPT": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+# The headers of the Add images dialog (static/js/upload.js): JSON back, the CSRF token in a header.
+# With a client that enforces CSRF, put the real token in HTTP_X_CSRFTOKEN.
+JSON = {"HTTP_ACCEPT": "application/json", "HTTP_X_CSRFTOKEN": "sent-by-the-dialog"}
+# A browser posting the form without JavaScript: HTML back, and the page's origin, as browsers send it.
+HTML = {
+    "HTTP_ACCEPT": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "HTTP_ORIGIN": "http://testserver",
+}
 
 
 def multipart(files: list[tuple[str, bytes]], fields: dict[str, str] | None = None) -> tuple[bytes, str]:
