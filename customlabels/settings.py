@@ -7,16 +7,24 @@ defaults are the embedded ones `make run` uses (SQLite, filesystem Celery broker
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 
-# The built-in key is for `make run` and tests only; `manage.py check --deploy` fails while it is in use.
+# The built-in key is for `make run` with DEBUG on only: anyone can read it here, and with it forge
+# sessions. With DEBUG off the console refuses to start with it; `check --deploy` fails on it too.
 DEVELOPMENT_SECRET_KEY = "insecure-dev-key-change-me-for-anything-real-0123456789"
 SECRET_KEY = env("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
+if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "With DEBUG off the console does not start with the built-in development SECRET_KEY, which anyone "
+        "can read in its source. Set the SECRET_KEY environment variable to a long random value, e.g. the "
+        "output of: python -c 'import secrets; print(secrets.token_urlsafe(50))' (or DEBUG=true on a laptop)."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
