@@ -4,6 +4,7 @@ Every setting that differs between a laptop and production comes from the enviro
 defaults are the embedded ones `make run` uses (SQLite, filesystem Celery broker, local S3).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "django_htmx",
     "template_partials",
     "projects",
@@ -55,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "projects.middleware.ConsoleBucketRequiredMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "customlabels.urls"
@@ -104,6 +108,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Sign-in throttling (django-axes): AxesStandaloneBackend refuses a locked-out user name or address
+# before ModelBackend checks the password. See "Sign-in lockout" in the README.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After AXES_FAILURE_LIMIT failed sign-ins for one user name (from any address), or from one address
+# (for any user names), further sign-ins for it are refused, the right password too, until
+# AXES_COOLOFF_MINUTES have passed since the last failure or an administrator unlocks it.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A successful sign-in clears the failures of that user name (only: see SigninAttemptsHandler).
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "projects.signin.SigninAttemptsHandler"
+AXES_LOCKOUT_CALLABLE = "projects.signin.signin_locked_out"
+AXES_CLIENT_IP_CALLABLE = "projects.signin.client_address"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "projects:list"
