@@ -1,5 +1,6 @@
 """The thumbnail encoder checks the bytes it was given before decoding a pixel, whatever an import
-read from the object's header earlier, and Pillow itself refuses more pixels than the console takes."""
+read from the object's header earlier (the worker's thumbnails) or the browser said (uploads, which
+make theirs in the request), and Pillow itself refuses more pixels than the console takes."""
 
 import os
 import resource
@@ -13,8 +14,9 @@ from customlabels.s3 import parse_location
 from datasets.imports import s3_folder
 from datasets.models import Image
 from datasets.operations import thumbnails
+from tests.factories import DatasetFactory
 
-from ..support import black_png, png_bytes, png_declaring, seed
+from ..support import black_png, png_bytes, png_declaring, post_files, seed
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +62,20 @@ def test_an_object_swapped_for_a_13000_pixel_png_after_its_header_was_read_is_re
     assert image.problems[0] == {"code": "ERROR_INVALID_IMAGE", "message": message, "level": "error"}
     assert not image.needs_thumbnail and not image.thumbnail_key
     assert grown < 100 * MB, f"making the thumbnail took the process {grown / MB:.0f} MB higher"
+
+
+def test_an_uploaded_13000_pixel_png_is_refused_with_its_size_and_never_decoded(client_user, user, console_bucket, s3):
+    dataset = DatasetFactory(project__owner=user, name="devices")
+    bomb = black_png(13_000, 13_000)
+
+    before = peak_rss_bytes()
+    response = post_files(client_user, dataset, [("bomb.png", bomb)])
+    grown = peak_rss_bytes() - before
+
+    message = "The image is invalid: it is 13000×13000 pixels; each side must be 64 to 4096 pixels."
+    assert response.json()["files"] == [{"name": "bomb.png", "ok": False, "message": message, "image_id": None}]
+    assert not s3.list_objects_v2(Bucket=console_bucket.name).get("Contents")
+    assert grown < 100 * MB, f"the upload took the process {grown / MB:.0f} MB higher"
 
 
 @pytest.mark.parametrize(
