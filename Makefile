@@ -16,8 +16,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
+# DEBUG on unless set: over plain http the cookies must not be Secure, and the built-in development
+# SECRET_KEY is refused with DEBUG off (set SECRET_KEY to run `make run` with DEBUG=false).
 run: venv
-	$(PY) manage.py runconsole
+	DEBUG=$${DEBUG:-true} $(PY) manage.py runconsole
 
 # PostgreSQL and Redis: start them when installed and stopped, install them with apt when missing.
 services:

@@ -4,19 +4,28 @@ Every setting that differs between a laptop and production comes from the enviro
 defaults are the embedded ones `make run` uses (SQLite, filesystem Celery broker, local S3).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 
-# The built-in key is for `make run` and tests only; `manage.py check --deploy` fails while it is in use.
+# The built-in key is for `make run` with DEBUG on only: anyone can read it here, and with it forge
+# sessions. With DEBUG off the console refuses to start with it; `check --deploy` fails on it too.
 DEVELOPMENT_SECRET_KEY = "insecure-dev-key-change-me-for-anything-real-0123456789"
 SECRET_KEY = env("SECRET_KEY", default=DEVELOPMENT_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
+if not DEBUG and SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+    raise ImproperlyConfigured(
+        "With DEBUG off the console does not start with the built-in development SECRET_KEY, which anyone "
+        "can read in its source. Set the SECRET_KEY environment variable to a long random value, e.g. the "
+        "output of: python -c 'import secrets; print(secrets.token_urlsafe(50))' (or DEBUG=true on a laptop)."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -29,6 +38,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "axes",
     "django_htmx",
     "template_partials",
     "projects",
@@ -47,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "projects.middleware.ConsoleBucketRequiredMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "customlabels.urls"
@@ -96,6 +108,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Sign-in throttling (django-axes): AxesStandaloneBackend refuses a locked-out user name or address
+# before ModelBackend checks the password. See "Sign-in lockout" in the README.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After AXES_FAILURE_LIMIT failed sign-ins for one user name (from any address), or from one address
+# (for any user names), further sign-ins for it are refused, the right password too, until
+# AXES_COOLOFF_MINUTES have passed since the last failure or an administrator unlocks it.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# A successful sign-in clears the failures of that user name (only: see SigninAttemptsHandler).
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "projects.signin.SigninAttemptsHandler"
+AXES_LOCKOUT_CALLABLE = "projects.signin.signin_locked_out"
+AXES_CLIENT_IP_CALLABLE = "projects.signin.client_address"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "projects:list"
@@ -204,3 +234,6 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 # "You can upload up to 30 images at a time." (spec §2.3): Django stops reading a request with more
 # files, and the upload view turns that into this sentence.
 DATA_UPLOAD_MAX_NUMBER_FILES = 30
+# The largest request body Add images reads: 30 images of 15 MB and 1 MiB for the form around them.
+# A larger one, or one that does not say its size, is refused before any of it is read.
+UPLOAD_MAX_BODY_BYTES = env.int("UPLOAD_MAX_BODY_BYTES", default=30 * 15 * 1024 * 1024 + 1024 * 1024)

@@ -22,7 +22,6 @@ from django.core.files.base import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
-from PIL import Image as PILImage
 from storages.backends.s3 import S3Storage
 
 from customlabels import s3
@@ -157,13 +156,9 @@ def upload_check(*, name: str, data: bytes, size: int) -> CheckedFile:
     if problem:
         return CheckedFile(name=clean, code=ErrorCode.ERROR_INVALID_IMAGE, message=problem)
     try:
-        thumbnail = thumbnails.thumbnail_encode(data)
-    except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError):
-        return CheckedFile(
-            name=clean,
-            code=ErrorCode.ERROR_INVALID_IMAGE,
-            message="The image is invalid: the file is truncated or corrupt and cannot be decoded.",
-        )
+        thumbnail = thumbnails.thumbnail_encode(data, size=size)
+    except thumbnails.ImageUnusable as exc:
+        return CheckedFile(name=clean, code=ErrorCode.ERROR_INVALID_IMAGE, message=str(exc))
     return CheckedFile(name=clean, header=header, size=size, thumbnail=thumbnail)
 
 

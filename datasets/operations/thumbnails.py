@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -180,28 +181,70 @@ def thumbnails_failed(*, job_ids, message: str) -> None:
     ImportJob.objects.filter(pk__in=set(job_ids)).update(thumbnails_error=f"Thumbnails could not be made: {message}")
 
 
-def thumbnail_encode(data: bytes) -> bytes:
-    """The image as a JPEG of at most THUMBNAIL_SIZE pixels a side. Decodes every pixel, so a
-    truncated or corrupt file raises (OSError, SyntaxError, ValueError or DecompressionBombError)."""
-    with PILImage.open(io.BytesIO(data)) as img:
-        if img.format == "JPEG":
-            img.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-        img.load()
-        img = img.convert("RGB")
-        img.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-        out = io.BytesIO()
-        img.save(out, "JPEG", quality=80)
-        return out.getvalue()
+def pillow_limits_set() -> None:
+    """Make Pillow refuse to decode more pixels than the largest image the console takes (4096×4096):
+    a larger one raises DecompressionBombWarning, made an error here, instead of being decoded (a
+    13,000×13,000 PNG would take a worker past a gigabyte). thumbnail_encode checks the limits
+    before Pillow sees the file; this is the net under that check. Called once per process, from
+    the datasets app's ready(), so the web server and the workers both have it."""
+    PILImage.MAX_IMAGE_PIXELS = rules.MAX_SIDE * rules.MAX_SIDE
+    warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+
+
+class ImageUnusable(Exception):
+    """The file cannot become a thumbnail; str() is the image's error message, in the console's wording."""
+
+
+CORRUPT = "The image is invalid: the file is truncated or corrupt and cannot be decoded."
+TOO_MANY_PIXELS = f"The image is invalid: it has more pixels than {rules.MAX_SIDE}×{rules.MAX_SIDE}."
+
+
+def thumbnail_encode(data: bytes, *, size: int | None = None) -> bytes:
+    """The image as a JPEG of at most THUMBNAIL_SIZE pixels a side.
+
+    Before any pixel is decoded, the format and dimensions are read from these very bytes (not
+    from a header read earlier: the object may have changed since) and checked against the image
+    limits, with `size` the object's full size (default: len(data)); Pillow then reads only that
+    format. So a file declaring 13,000×13,000 pixels is refused, never decoded. Raises
+    ImageUnusable for a file that is no PNG or JPEG, breaks a limit, or is truncated or corrupt.
+    """
+    try:
+        header = rules.image_header_parse(data, complete=True)
+    except rules.InvalidImage as exc:
+        raise ImageUnusable(f"The image is invalid: {exc}.") from exc
+    problem = rules.image_limits_error(
+        width=header.width, height=header.height, size=len(data) if size is None else size
+    )
+    if problem:
+        raise ImageUnusable(problem)
+    try:
+        with PILImage.open(io.BytesIO(data), formats=[header.format]) as img:
+            if img.size != (header.width, header.height):
+                # Pillow would decode another size than the one checked: refused as the corrupt file it is.
+                raise ImageUnusable(CORRUPT)
+            if img.format == "JPEG":
+                img.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+            img.load()
+            img = img.convert("RGB")
+            img.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+            out = io.BytesIO()
+            img.save(out, "JPEG", quality=80)
+            return out.getvalue()
+    except (PILImage.DecompressionBombWarning, PILImage.DecompressionBombError) as exc:
+        raise ImageUnusable(TOO_MANY_PIXELS) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageUnusable(CORRUPT) from exc
 
 
 def images_thumbnails_make(*, image_ids: list[int]) -> int:
     """Make a JPEG thumbnail (≤256 px on the long side) for each image and store it in its owner's
     console storage, reading the image as its owner may (projects.s3_access).
 
-    Idempotent: images that already have one are skipped. A file whose pixels cannot be decoded
-    (for example a truncated JPEG) gets ERROR_INVALID_IMAGE instead. An image its owner may no
-    longer read stays pending, and its import job says why. Returns how many were made.
-    Raises S3Unreachable to be retried.
+    Idempotent: images that already have one are skipped. The object is read again and checked as
+    it is now (thumbnail_encode): a file that breaks a limit or cannot be decoded (for example a
+    truncated JPEG) gets ERROR_INVALID_IMAGE instead. An image its owner may no longer read stays
+    pending, and its import job says why. Returns how many were made. Raises S3Unreachable to be
+    retried.
     """
     images = list(
         Image.objects.filter(pk__in=image_ids, needs_thumbnail=True).annotate(owner_id=F("dataset__project__owner_id"))
@@ -215,16 +258,17 @@ def images_thumbnails_make(*, image_ids: list[int]) -> int:
     def make(image: Image) -> tuple[int, str, str]:
         bucket, key = s3.split_uri(image.source_ref)
         try:
-            data = readers[image.owner_id].read_object(bucket, key, max_bytes=rules.MAX_IMAGE_BYTES)
+            # One byte past the limit, with the object's full size, so a file grown too large says how large.
+            data, size, _ = readers[image.owner_id].read_range_sized(bucket, key, rules.MAX_IMAGE_BYTES + 1)
         except s3.S3AccessRefused as exc:
             refused[image.pk] = str(exc)
             return image.pk, "", ""
         except (s3.S3ObjectNotFound, s3.S3AccessDenied) as exc:
             return image.pk, "", f"The image is invalid: {exc}"
         try:
-            thumb = thumbnail_encode(data)
-        except (OSError, SyntaxError, ValueError, PILImage.DecompressionBombError):
-            return image.pk, "", "The image is invalid: the file is truncated or corrupt and cannot be decoded."
+            thumb = thumbnail_encode(data, size=size)
+        except ImageUnusable as exc:
+            return image.pk, "", str(exc)
         thumb_key = console_storage.thumbnail_key(image.owner_id, image.dataset_id, image.pk)
         s3.put_object(console, thumb_key, thumb, content_type="image/jpeg")
         return image.pk, thumb_key, ""

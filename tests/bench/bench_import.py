@@ -27,6 +27,7 @@ import json
 import os
 import random
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -48,6 +49,8 @@ LABELS = ("cat", "dog", "bird")
 SOURCE_BUCKET = "bench-images"
 SOURCE_PREFIX = "bench/"
 ACCESS_KEY, SECRET_KEY = "benchkey", "benchsecret"
+# The console runs as in production (DEBUG off), where it refuses its built-in development key.
+DJANGO_SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50)
 DISTINCT_IMAGES = 48
 FLOOR_THREADS = 16
 GALLERY_REPEATS = 30
@@ -950,6 +953,7 @@ def main() -> int:
             "AWS_S3_ENDPOINT_URL": server.endpoint,
             "AWS_ACCESS_KEY_ID": ACCESS_KEY,
             "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "SECRET_KEY": DJANGO_SECRET_KEY,
             "AWS_DEFAULT_REGION": "us-east-1",
             "DJANGO_SETTINGS_MODULE": "customlabels.settings",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -51,6 +52,8 @@ def main() -> int:
         conn.execute(f'CREATE DATABASE "{db_name}"')
     os.environ["DATABASE_URL"] = with_db_name(base_url, db_name)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "customlabels.settings")
+    # DEBUG is off, as in production, where the settings refuse the built-in development key.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     sys.path.insert(0, str(REPO))
     import django
 

@@ -264,6 +264,7 @@ def main() -> int:
             "AWS_S3_ENDPOINT_URL": server.endpoint,
             "AWS_ACCESS_KEY_ID": bi.ACCESS_KEY,
             "AWS_SECRET_ACCESS_KEY": bi.SECRET_KEY,
+            "SECRET_KEY": bi.DJANGO_SECRET_KEY,
             "AWS_DEFAULT_REGION": "us-east-1",
             "DJANGO_SETTINGS_MODULE": "customlabels.settings",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(bi.REPO), os.environ.get("PYTHONPATH")])),

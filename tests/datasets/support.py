@@ -2,6 +2,7 @@
 will not), the spec's alexa-devices folder tree, seeding a bucket, waiting for the worker, reading the
 dataset pages, building datasets as the services leave them, and posting files to Add images."""
 
+import functools
 import io
 import struct
 import time
@@ -67,6 +68,17 @@ def png_declaring(width: int, height: int) -> bytes:
         + _png_chunk(b"IDAT", zlib.compress(b""))
         + _png_chunk(b"IEND", b"")
     )
+
+
+@functools.cache
+def black_png(width: int, height: int) -> bytes:
+    """A real RGB PNG of black pixels, made with zlib row by row: every row compresses to almost
+    nothing, so a 13,000×13,000 one is half a megabyte to send and half a gigabyte decoded."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    packer = zlib.compressobj(9)
+    row = bytes(1 + width * 3)  # filter type 0, then the row's pixels
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
 
 
 @dataclass(frozen=True)
@@ -256,8 +268,14 @@ def content(dataset: Dataset) -> dict[str, dict]:
 
 # --- Posting files to Add images ---------------------------------------------------------------
 
-JSON = {"HTTP_ACCEPT": "application/json"}
-HTML = {"HTTP_ACCEPT": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+# The headers of the Add images dialog (static/js/upload.js): JSON back, the CSRF token in a header.
+# With a client that enforces CSRF, put the real token in HTTP_X_CSRFTOKEN.
+JSON = {"HTTP_ACCEPT": "application/json", "HTTP_X_CSRFTOKEN": "sent-by-the-dialog"}
+# A browser posting the form without JavaScript: HTML back, and the page's origin, as browsers send it.
+HTML = {
+    "HTTP_ACCEPT": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "HTTP_ORIGIN": "http://testserver",
+}
 
 
 def multipart(files: list[tuple[str, bytes]], fields: dict[str, str] | None = None) -> tuple[bytes, str]:

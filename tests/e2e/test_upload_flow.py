@@ -129,3 +129,26 @@ def test_a_dropped_file_is_added(page, login, user, dataset):
     expect(dialog.locator(".upload-list li", has_text="dropped.png").locator(".file-result")).to_have_text("Accepted")
     expect(page.locator("#gallery .card .name")).to_have_text(["dropped.png"])
     assert Image.objects.get(dataset=dataset).file_name == "dropped.png"
+
+
+def test_without_javascript_the_form_posts_every_file_and_the_gallery_says_what_became_of_them(
+    browser, live_server, transactional_db, login, user, dataset, tmp_path
+):
+    # The browser's own Origin header is what lets the post through before its files are read.
+    paths = write(tmp_path, {"echo.png": png_bytes(120, 90), "notes.jpg": b"Meeting notes.\n"})
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        login(page, user)
+        page.goto(f"/datasets/{dataset.pk}/?add_images=1")
+        dialog = page.get_by_role("dialog", name="Add images")
+        dialog.get_by_label("Choose files").set_input_files(paths)
+
+        dialog.get_by_role("button", name="Add images").click()
+
+        expect(page.locator("#messages .flash")).to_have_text(
+            ["1 image added, 1 refused.", "notes.jpg: The image is invalid: the file is not a PNG or JPEG image."]
+        )
+        expect(page.locator("#gallery .card .name")).to_have_text(["echo.png"])
+    finally:
+        context.close()
