@@ -32,6 +32,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 class ProjectFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Project
+        skip_postgeneration_save = True
 
     owner = factory.SubFactory(UserFactory)
     name = factory.Sequence(lambda n: f"project-{n}")
