@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 PG_URL ?= postgres://postgres@127.0.0.1:5432/customlabels
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test bench bench-large bench-load lint services chromium venv
+.PHONY: run test bench bench-libs bench-large bench-load lint services chromium venv
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -44,7 +44,13 @@ lint: venv
 
 # The import at N images (10,000 by default; `make bench-large` for 100,000), labeling at 100,000, and the
 # manifest import and export of 100,000 images against the S3-folder import of the same images.
-bench: venv services
+# The thumbnail libraries compared with Pillow; PyTurboJPEG needs the system's libjpeg-turbo.
+bench-libs: venv
+	$(PIP) install -q -r requirements-bench.txt
+	@ls /usr/lib/*/libturbojpeg.so.0 >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libturbojpeg0; }
+	$(PY) tests/bench/bench_thumbnail_libs.py
+
+bench: venv services bench-libs
 	MALLOC_ARENA_MAX=2 DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_import.py --images $${N:-10000} --workers threads:4
 	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_labeling.py --images 100000
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_manifest.py --images $${MANIFEST_N:-100000}

@@ -199,6 +199,12 @@ CORRUPT = "The image is invalid: the file is truncated or corrupt and cannot be 
 TOO_MANY_PIXELS = f"The image is invalid: it has more pixels than {rules.MAX_SIDE}×{rules.MAX_SIDE}."
 
 
+def thumbnail_size(width: int, height: int) -> tuple[int, int]:
+    """The size of an image's thumbnail: its longest side THUMBNAIL_SIZE, or the image's own when smaller."""
+    scale = min(1.0, THUMBNAIL_SIZE / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def thumbnail_encode(data: bytes, *, size: int | None = None) -> bytes:
     """The image as a JPEG of at most THUMBNAIL_SIZE pixels a side.
 
@@ -223,7 +229,9 @@ def thumbnail_encode(data: bytes, *, size: int | None = None) -> bytes:
                 # Pillow would decode another size than the one checked: refused as the corrupt file it is.
                 raise ImageUnusable(CORRUPT)
             if img.format == "JPEG":
-                img.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+                # Decode at the smallest DCT scale still as large as the thumbnail: asked for a
+                # 256×256 box, draft would decode a 640×480 photo whole, its short side being under 256.
+                img.draft("RGB", thumbnail_size(header.width, header.height))
             img.load()
             img = img.convert("RGB")
             img.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))

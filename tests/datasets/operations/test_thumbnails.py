@@ -157,3 +157,10 @@ def test_pillow_refuses_to_open_more_pixels_than_the_console_takes():
 def test_the_encoder_refuses_a_file_beyond_the_limits_with_its_reason():
     with pytest.raises(thumbnails.ImageUnusable, match="it is 13000×13000 pixels"):
         thumbnails.thumbnail_encode(black_png(13_000, 13_000))
+
+
+def test_a_thumbnail_keeps_the_aspect_ratio_with_its_longest_side_256_and_never_enlarges():
+    assert thumbnails.thumbnail_size(640, 480) == (256, 192)
+    assert thumbnails.thumbnail_size(480, 4000) == (31, 256)
+    assert thumbnails.thumbnail_size(100, 80) == (100, 80)
+    assert thumbnails.thumbnail_size(4096, 205) == (256, 13)
