@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from customlabels.text import counted
 from projects.models import Project
 
-from .. import services
+from .. import rules, services
 from ..errors import DatasetError
 from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportJob, Label
 from ..operations.common import QUEUE_DOWN, lock_for_reading
@@ -61,6 +62,9 @@ def dataset_copy(*, job_id: int) -> bool:
         source_id, source_name = job.parameters["source_dataset"], job.parameters.get("source_name", "")
         if not lock_for_reading(source_id):
             jobs.job_fail(job_id=job.pk, message=f"The dataset {source_name} was deleted before it could be copied.")
+            return False
+        if Image.objects.filter(dataset_id=source_id).count() > settings.IMAGES_PER_DATASET:
+            jobs.job_fail(job_id=job.pk, message=rules.too_many_images_message(settings.IMAGES_PER_DATASET))
             return False
         copied = _rows_copy(source_id=source_id, target_id=dataset.pk, job_id=job.pk)
         jobs.job_succeed(
