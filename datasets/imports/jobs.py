@@ -99,7 +99,7 @@ def waiting_start(*, owner_id: int) -> list[int]:
         # A waiting job another transaction holds (failing it) is left to that transaction.
         started = list(
             owner_jobs.filter(status=ImportJob.Status.WAITING)
-            .select_for_update(skip_locked=True)
+            .select_for_update(skip_locked=True, of=("self",))
             .order_by("created_at", "id")
             .values_list("pk", "source")[:free]
         )
