@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import transaction
 
@@ -50,6 +51,8 @@ def fair_worker(celery_worker_proc, s3_server, tmp_path):
         yield worker
     finally:
         _stop(worker.process)
+        # What a failed run left queued (the large import's chunks) is not for the suite's worker.
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(*queues)
         for queue in queues:
             celery_app.control.add_consumer(queue, destination=[celery_worker_proc.nodename], reply=True)
 
