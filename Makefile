@@ -42,8 +42,9 @@ test: venv services chromium
 lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports --no-cache
 
-# The import at N images (10,000 by default; `make bench-large` for 100,000), labeling at 100,000, and the
-# manifest import and export of 100,000 images against the S3-folder import of the same images.
+# The import at N images (10,000 by default; `make bench-large` for 100,000), labeling at 100,000, the
+# manifest import and export of 100,000 images against the S3-folder import of the same images, and a
+# 100-image import while another user's 20,000-image import runs against it alone.
 # The thumbnail libraries compared with Pillow; PyTurboJPEG needs the system's libjpeg-turbo.
 bench-libs: venv
 	$(PIP) install -q -r requirements-bench.txt
@@ -54,6 +55,7 @@ bench: venv services bench-libs
 	MALLOC_ARENA_MAX=2 DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_import.py --images $${N:-10000} --workers threads:4
 	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_labeling.py --images 100000
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_manifest.py --images $${MANIFEST_N:-100000}
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_fairness.py --images $${FAIR_N:-20000}
 
 # 20 signed-in users browse a 100,000-image gallery while an import runs: median, p95, errors.
 bench-load: venv services

@@ -53,7 +53,8 @@ __all__ = [
     "split_uri",
 ]
 
-LIST_PAGE_SIZE = 1000
+# Keys a ListObjectsV2 page holds (1,000, S3's most, unless IMPORT_LIST_PAGE_SIZE lowers it).
+LIST_PAGE_SIZE = settings.IMPORT_LIST_PAGE_SIZE
 
 
 _lock = threading.Lock()

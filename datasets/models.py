@@ -86,6 +86,8 @@ class JobStatus(models.TextChoices):
     """The statuses of the work a worker does for a dataset: an import job, a manifest export."""
 
     QUEUED = "QUEUED", "Queued"
+    # An import of a user who has IMPORTS_PER_USER running already: it starts when one of them ends.
+    WAITING = "WAITING", "Waiting for your other imports to finish"
     IN_PROGRESS = "IN_PROGRESS", "In progress"
     SUCCEEDED = "SUCCEEDED", "Succeeded"
     FAILED = "FAILED", "Failed"
@@ -110,6 +112,14 @@ class ImportJob(models.Model):
     found = models.PositiveIntegerField(default=0, help_text="Images found in the source.")
     skipped = models.PositiveIntegerField(default=0, help_text="Objects that are not images.")
     already_present = models.PositiveIntegerField(default=0, help_text="Images the dataset already held.")
+    # Kept by the chunks as they go, so neither the dataset limit nor the progress panel counts images.
+    new_images = models.PositiveIntegerField(
+        default=0, help_text="Images found that the dataset did not hold: what the job's chunks insert."
+    )
+    inserted = models.PositiveIntegerField(default=0, help_text="Images the job's chunks inserted so far.")
+    inserted_with_errors = models.PositiveIntegerField(
+        default=0, help_text="Images the job's chunks inserted so far with an error."
+    )
     moved_out = models.PositiveIntegerField(
         default=0, help_text="Images of this import that Create test dataset moved to the test dataset since."
     )
@@ -146,11 +156,16 @@ class ImportJob(models.Model):
 
 
 class ImportChunk(models.Model):
-    """One listing page's images, handed to one worker task. `seq` makes a re-listed page idempotent."""
+    """One listing page's images, handed to one worker task. `seq` makes a re-listed page idempotent.
+
+    Stored chunks wait until their import has fewer than IMPORT_CHUNKS_IN_FLIGHT queued and not
+    done; `queued` says that a task was sent for the chunk (imports.jobs.chunks_queue).
+    """
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="chunks")
     seq = models.PositiveIntegerField()
     items = models.JSONField(default=list)
+    queued = models.BooleanField(default=False)
     done = models.BooleanField(default=False)
 
     class Meta:

@@ -187,6 +187,12 @@ def too_many_invalid(*, invalid: int, total: int) -> bool:
     return invalid * 100 > total * MAX_INVALID_PERCENT
 
 
+def too_many_images_message(limit: int) -> str:
+    """Why an import or upload is refused that would take a dataset past `limit` images (spec §4:
+    limits.md's "The default is 250,000.", in the validation rules' "Maximum of … as lines" wording)."""
+    return f"The dataset would have too many images: a dataset holds a maximum of {limit:,} images."
+
+
 def has_control_characters(text: str) -> bool:
     """Whether `text` holds a control character (C0, DEL or C1), NUL included, which PostgreSQL
     cannot store in text. Names are one line of visible characters and spaces."""

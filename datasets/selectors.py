@@ -289,7 +289,10 @@ def _counts(*, dataset: Dataset) -> tuple[DatasetStats, dict[int, tuple[int, int
         labels=len(per_label),
     )
     value = (stats, per_label)
-    cache.set(key, value, timeout=3600)
+    # Kept only when no change committed while counting: a change's counts_follow would add its
+    # rows a second time to figures that already hold them.
+    if Dataset.objects.filter(pk=dataset.pk, stats_version=version).exists():
+        cache.set(key, value, timeout=3600)
     return value
 
 
@@ -303,11 +306,20 @@ def counts_cached(*, dataset_id: int, version: int) -> bool:
 
 
 def counts_follow(
-    *, dataset_id: int, version: int, new_version: int, labeled: int, label_images: dict[int, int]
+    *,
+    dataset_id: int,
+    version: int,
+    new_version: int,
+    labeled: int,
+    label_images: dict[int, int],
+    total: int = 0,
+    errors: int = 0,
+    label_boxes: dict[int, int] | None = None,
 ) -> None:
-    """Carry the cached counts of `version` over to `new_version` for a change known to add
-    `labeled` labeled images and label_images[label] images that use the label (as an image-level
-    label or on a box) and did not before, instead of recounting.
+    """Carry the cached counts of `version` over to `new_version` for a change known to add `total`
+    images, `labeled` labeled images, `errors` images with an error, label_images[label] images
+    that use the label (as an image-level label or on a box) and did not before, and
+    label_boxes[label] boxes, instead of recounting. A label it names that the counts lack is new.
 
     Only for a change that held the dataset row lock from `version` to `new_version`.
     """
@@ -315,9 +327,31 @@ def counts_follow(
     if cached is None:
         return
     stats, per_label = cached
-    stats = replace(stats, labeled=stats.labeled + labeled)
-    per_label = {pk: (images + label_images.get(pk, 0), boxes) for pk, (images, boxes) in per_label.items()}
+    label_boxes = label_boxes or {}
+    per_label = {pk: (0, 0) for pk in {*label_images, *label_boxes}} | per_label
+    per_label = {
+        pk: (images + label_images.get(pk, 0), boxes + label_boxes.get(pk, 0))
+        for pk, (images, boxes) in per_label.items()
+    }
+    stats = replace(
+        stats,
+        total=stats.total + total,
+        labeled=stats.labeled + labeled,
+        errors=stats.errors + errors,
+        labels=len(per_label),
+    )
     cache.set(_counts_key(dataset_id, new_version), (stats, per_label), timeout=3600)
+
+
+def datasets_image_counts(*, datasets: list[Dataset]) -> dict[int, int]:
+    """{dataset id: its images (TotalEntries)} for datasets just read with their stats_version: from
+    the counts the gallery caches under that version, counted (and cached) only where none are."""
+    keys = {dataset.pk: _counts_key(dataset.pk, dataset.stats_version) for dataset in datasets}
+    cached = cache.get_many(list(keys.values()))
+    return {
+        dataset.pk: (cached[keys[dataset.pk]] if keys[dataset.pk] in cached else _counts(dataset=dataset))[0].total
+        for dataset in datasets
+    }
 
 
 def dataset_stats(*, dataset: Dataset) -> DatasetStats:

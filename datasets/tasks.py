@@ -114,8 +114,10 @@ def dataset_split_task(job_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def imports_stalled_fail_task() -> None:
-    """Run by Celery beat (CELERY_BEAT_SCHEDULE) every IMPORT_STALL_CHECK_SECONDS."""
+    """Run by Celery beat (CELERY_BEAT_SCHEDULE) every IMPORT_STALL_CHECK_SECONDS: fail the stalled
+    imports, then start the waiting ones whose slot is free and queue chunks nothing queued."""
     recovery.imports_stalled_fail()
+    recovery.imports_resume()
 
 
 class ThumbnailTask(Task):

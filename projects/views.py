@@ -1,11 +1,11 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from customlabels import s3_names
+from datasets import selectors as dataset_selectors
 
 from . import console_storage, selectors, services
 from .confirm_delete import delete_page
@@ -57,7 +57,11 @@ def project_create(request):
 @require_http_methods(["GET"])
 def project_detail(request, pk):
     project = selectors.project_get(user=request.user, pk=pk)
-    datasets = list(project.datasets.annotate(image_count=Count("images")).order_by("-created_at", "-id"))
+    datasets = list(project.datasets.order_by("-created_at", "-id"))
+    # Polled every 2 s while an import runs: the counts the gallery caches, not a count of every image.
+    counts = dataset_selectors.datasets_image_counts(datasets=datasets)
+    for dataset in datasets:
+        dataset.image_count = counts[dataset.pk]
     context = {"project": project, "datasets": datasets, "polling": any(d.is_in_progress for d in datasets)}
     if request.htmx and request.htmx.target == "datasets":
         return render(request, "projects/project_detail.html#datasets", context)

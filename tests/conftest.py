@@ -294,6 +294,24 @@ def celery_worker_proc(django_db_setup, django_db_blocker, s3_server, tmp_path_f
 
     The worker sees only committed rows: tests that use it need `transactional_db`.
     """
+    worker = worker_start(
+        s3_server=s3_server,
+        log_path=tmp_path_factory.mktemp("celery") / "worker.log",
+        nodename=f"tests-{os.getpid()}@{socket.gethostname()}",
+        pool="prefork",
+        concurrency=2,
+    )
+    try:
+        yield worker
+    finally:
+        _stop(worker.process)
+
+
+def worker_start(
+    *, s3_server: str, log_path: Path, nodename: str, pool: str, concurrency: int, env: dict | None = None
+) -> CeleryWorker:
+    """A Celery worker subprocess on this run's Redis database, test database and moto, with the
+    settings of `env` on top, once it answers a ping. The caller stops it (`_stop`)."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -304,33 +322,33 @@ def celery_worker_proc(django_db_setup, django_db_blocker, s3_server, tmp_path_f
     database_url = urlunsplit(
         urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{connection.settings_dict['NAME']}")
     )
-    nodename = f"tests-{os.getpid()}@{socket.gethostname()}"
-    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
-    env = {
+    worker_env = {
         **os.environ,
         **AWS_ENV,
         "DJANGO_SETTINGS_MODULE": "customlabels.settings",
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "AWS_S3_ENDPOINT_URL": s3_server,
+        **(env or {}),
     }
     command = [
         str(Path(sys.executable).with_name("celery")),
         "-A", "customlabels", "worker",
-        "--loglevel=INFO", "--pool=prefork", "--concurrency=2",
+        "--loglevel=INFO", f"--pool={pool}", f"--concurrency={concurrency}",
         f"--queues={_worker_queues()}", f"--hostname={nodename}",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=settings.BASE_DIR, env=worker_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     worker = CeleryWorker(process=process, log_path=log_path, nodename=nodename)
     try:
         _wait_until_ready(worker)
-        yield worker
-    finally:
+    except BaseException:
         _stop(process)
+        raise
+    return worker
 
 
 def _wait_until_ready(worker: CeleryWorker, timeout: float = 60) -> None:

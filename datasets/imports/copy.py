@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -11,7 +12,7 @@ from projects import s3_access
 from projects.models import Project
 from projects.s3_access import UserS3
 
-from .. import services
+from .. import rules, services
 from ..errors import DatasetError
 from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportJob, Label
 from ..operations.common import QUEUE_DOWN, lock_for_reading
@@ -69,6 +70,8 @@ def dataset_copy(*, job_id: int) -> bool:
             return False
         if refused := _refused(reader=jobs.job_s3(job=job), source_id=source_id):
             jobs.job_fail(job_id=job.pk, message=refused)
+        if Image.objects.filter(dataset_id=source_id).count() > settings.IMAGES_PER_DATASET:
+            jobs.job_fail(job_id=job.pk, message=rules.too_many_images_message(settings.IMAGES_PER_DATASET))
             return False
         copied = _rows_copy(source_id=source_id, target_id=dataset.pk, job_id=job.pk)
         jobs.job_succeed(

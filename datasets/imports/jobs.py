@@ -1,22 +1,31 @@
 """The pipeline every import source plugs into: a job's start, its chunks, its end or its failure.
 
 A source creates its ImportJob with job_start, which queues the source's first task once the
-transaction commits (START_TASKS). A source that reads in parallel stores its work as chunks
-(chunk_store), and marks each one done (chunk_done) in the transaction that inserts its images;
-job_succeed completes the job and its dataset, job_fail fails both where the user sees it.
-Every step is idempotent. Lock order everywhere: the import job row, then the dataset row.
+transaction commits (START_TASKS), or leaves it WAITING while its user runs IMPORTS_PER_USER
+imports already; job_succeed and job_fail start the user's next waiting one (waiting_start). A
+source that reads in parallel stores its work as chunks (chunk_store) and has them queued by
+chunks_queue, at most IMPORT_CHUNKS_IN_FLIGHT of one import at a time, so several users' imports
+interleave on the workers; each chunk is marked done (chunk_done) in the transaction that inserts
+its images, which queues the next stored one. job_succeed completes the job and its dataset,
+job_fail fails both where the user sees it. Every step is idempotent. Lock order everywhere: the
+import job row, then the dataset row, then the user row.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from customlabels.celery import send_after_commit
+from projects.models import Project
 from projects.s3_access import UserS3
 
-from .. import services
+from .. import rules, selectors, services
 from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, ImportJob, ImportReportItem, Label
 
 # The task that starts (and "Retry import" restarts) an import of each source.
@@ -26,6 +35,13 @@ START_TASKS = {
     ImportJob.Source.COPY: "datasets.tasks.dataset_copy_task",
     ImportJob.Source.SPLIT: "datasets.tasks.dataset_split_task",
 }
+# The task that imports one stored chunk, for the sources that import in chunks.
+CHUNK_TASKS = {
+    ImportJob.Source.S3_FOLDER: "datasets.tasks.import_chunk_task",
+    ImportJob.Source.MANIFEST: "datasets.tasks.manifest_chunk_task",
+}
+# The jobs that hold one of their user's IMPORTS_PER_USER slots.
+RUNNING = (ImportJob.Status.QUEUED, ImportJob.Status.IN_PROGRESS)
 QUEUE_UNREACHABLE = (
     "The import could not be queued because the task queue is unreachable. Choose Retry import when it is back."
 )
@@ -43,10 +59,65 @@ def job_enqueue(task_name: str, job_id: int, *, message: str = QUEUE_UNREACHABLE
 
 
 def job_start(*, dataset: Dataset, source: str, parameters: dict, message: str = QUEUE_UNREACHABLE) -> ImportJob:
-    """Create the dataset's import job and queue its first task once the caller's transaction commits."""
+    """Create the dataset's import job and queue its first task once the caller's transaction commits;
+    WAITING instead while the dataset's owner runs IMPORTS_PER_USER imports or has others waiting
+    (they start first). Locks the owner's user row until the caller's transaction ends."""
+    owner_id = Project.objects.filter(pk=dataset.project_id).values_list("owner_id", flat=True).get()
+    _owner_lock(owner_id)
+    owner_jobs = _owner_jobs(owner_id)
+    running = owner_jobs.filter(status__in=RUNNING).count()
+    if running >= settings.IMPORTS_PER_USER or owner_jobs.filter(status=ImportJob.Status.WAITING).exists():
+        job = ImportJob.objects.create(
+            dataset=dataset, source=source, parameters=parameters, status=ImportJob.Status.WAITING
+        )
+        waiting_start(owner_id=owner_id)
+        job.refresh_from_db(fields=["status"])
+        return job
     job = ImportJob.objects.create(dataset=dataset, source=source, parameters=parameters)
     job_enqueue(START_TASKS[source], job.pk, message=message)
     return job
+
+
+def _owner_lock(owner_id: int) -> None:
+    """Hold the user's row until the transaction ends: their imports start and end one at a time."""
+    list(get_user_model().objects.select_for_update().filter(pk=owner_id).values_list("pk", flat=True))
+
+
+def _owner_jobs(owner_id: int):
+    return ImportJob.objects.filter(dataset__project__owner_id=owner_id, source__in=list(START_TASKS))
+
+
+def waiting_start(*, owner_id: int) -> list[int]:
+    """Start the user's oldest WAITING imports that fit in the slots their running ones leave
+    (IMPORTS_PER_USER): QUEUED, with a fresh heartbeat (the stall check counts from it), their first
+    task queued after commit. Atomic and idempotent; returns the ids it started."""
+    with transaction.atomic():
+        _owner_lock(owner_id)
+        owner_jobs = _owner_jobs(owner_id)
+        free = settings.IMPORTS_PER_USER - owner_jobs.filter(status__in=RUNNING).count()
+        if free <= 0:
+            return []
+        # A waiting job another transaction holds (failing it) is left to that transaction.
+        started = list(
+            owner_jobs.filter(status=ImportJob.Status.WAITING)
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("created_at", "id")
+            .values_list("pk", "source")[:free]
+        )
+        ImportJob.objects.filter(pk__in=[pk for pk, _ in started]).update(
+            status=ImportJob.Status.QUEUED, heartbeat_at=timezone.now()
+        )
+        for pk, source in started:
+            job_enqueue(START_TASKS[source], pk)
+    return [pk for pk, _ in started]
+
+
+def _waiting_start_after(job: ImportJob) -> None:
+    """A job of the user ended, in the caller's transaction: the user's next waiting import may start."""
+    if job.source in START_TASKS:
+        owner_id = Project.objects.filter(datasets__pk=job.dataset_id).values_list("owner_id", flat=True).first()
+        if owner_id is not None:
+            waiting_start(owner_id=owner_id)
 
 
 def dataset_start(
@@ -93,12 +164,20 @@ def job_started(*, job: ImportJob) -> None:
 
 
 def chunk_store(
-    *, job: ImportJob, seq: int, items: list[dict], refs: list[str], report: list[ImportReportItem], found: int
+    *,
+    job: ImportJob,
+    seq: int,
+    items: list[dict],
+    refs: list[str],
+    report: list[ImportReportItem],
+    found: int,
+    report_max: int | None = None,
 ) -> ImportChunk:
     """Store chunk `seq` of the job: the items (with their source-refs) its dataset does not hold
-    yet, the source's items it skipped as report rows, and the counts, once. A chunk stored before
+    yet, the source's items it skipped as report rows (only while the job has counted fewer than
+    `report_max` skipped, when given; all are counted), and the counts, once. A chunk stored before
     (a replayed step) is returned as it is and counted no second time. A chunk with nothing to
-    insert is stored done."""
+    insert is stored done. Stored, not queued: chunks_queue queues it."""
     present = set(
         Image.objects.filter(dataset_id=job.dataset_id, source_ref__in=refs).values_list("source_ref", flat=True)
     )
@@ -106,16 +185,65 @@ def chunk_store(
     with transaction.atomic():
         chunk, created = ImportChunk.objects.get_or_create(job=job, seq=seq, defaults={"items": new, "done": not new})
         if created:
-            ImportReportItem.objects.bulk_create(report, ignore_conflicts=True)
+            recorded = report
+            if report_max is not None:
+                skipped = ImportJob.objects.filter(pk=job.pk).values_list("skipped", flat=True).get()
+                recorded = report[: max(0, report_max - skipped)]
+            ImportReportItem.objects.bulk_create(recorded, ignore_conflicts=True)
             ImportJob.objects.filter(pk=job.pk).update(
                 found=F("found") + found,
                 skipped=F("skipped") + len(report),
                 already_present=F("already_present") + len(present),
+                new_images=F("new_images") + len(new),
                 chunks_total=seq,
                 chunks_done=F("chunks_done") + (0 if new else 1),
                 heartbeat_at=timezone.now(),
             )
     return chunk
+
+
+def chunks_queue(*, job_id: int) -> list[int]:
+    """Queue the job's next stored chunks, in order, so that at most IMPORT_CHUNKS_IN_FLIGHT of them
+    are queued and not done; each is marked queued and its task sent after commit (the job fails
+    if the broker is unreachable). Locks the job row; atomic, idempotent. Returns the chunks queued.
+
+    Called by the listing after each chunk it stores, by every chunk as it finishes, and by the
+    stalled-import check, so a chunk stored but not queued by a step that died is queued later.
+    """
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job_id)
+        if job.is_finished or job.source not in CHUNK_TASKS:
+            return []
+        pending = ImportChunk.objects.filter(job_id=job_id, done=False)
+        room = settings.IMPORT_CHUNKS_IN_FLIGHT - pending.filter(queued=True).count()
+        if room <= 0:
+            return []
+        ids = list(pending.filter(queued=False).order_by("seq").values_list("pk", flat=True)[:room])
+        ImportChunk.objects.filter(pk__in=ids).update(queued=True)
+        for chunk_id in ids:
+            send_after_commit(
+                CHUNK_TASKS[job.source],
+                chunk_id,
+                on_error=lambda: job_fail(
+                    job_id=job_id, message=QUEUE_UNREACHABLE, code=Dataset.StatusMessageCode.SERVICE_ERROR
+                ),
+            )
+    return ids
+
+
+def dataset_images_before(*, job: ImportJob) -> int:
+    """The images of the job's dataset that other imports brought (no other import of the dataset
+    runs meanwhile, so this holds for the job's whole listing)."""
+    return Image.objects.filter(dataset_id=job.dataset_id).exclude(import_job_id=job.pk).count()
+
+
+def images_limit_error(*, job_id: int, before: int) -> str | None:
+    """The console's message when the images the job found new would take its dataset, which held
+    `before` others, past IMAGES_PER_DATASET; else None."""
+    new = ImportJob.objects.filter(pk=job_id).values_list("new_images", flat=True).get()
+    if before + new > settings.IMAGES_PER_DATASET:
+        return rules.too_many_images_message(settings.IMAGES_PER_DATASET)
+    return None
 
 
 def chunk_pending(*, chunk_id: int) -> ImportChunk | None:
@@ -124,14 +252,53 @@ def chunk_pending(*, chunk_id: int) -> ImportChunk | None:
     return None if chunk.done or chunk.job.is_finished else chunk
 
 
-def chunk_done(*, chunk: ImportChunk, job: ImportJob) -> None:
-    """Mark the locked chunk done and count it, in the transaction that inserted its images."""
+def chunk_done(*, chunk: ImportChunk, job: ImportJob, image_ids: list[int]) -> None:
+    """Mark the locked chunk done and count it and the images it inserted (`image_ids`), in the
+    transaction that inserted them; the dataset's cached counts are carried over to its new
+    version rather than recounted, and the job's next stored chunk is queued in its place."""
     chunk.done = True
     chunk.save(update_fields=["done"])
+    errors = Image.objects.filter(pk__in=image_ids).exclude(error_code="").count() if image_ids else 0
     # Job row before dataset row, as job_succeed and job_fail lock them; the other order
     # deadlocks when chunks finish at the same time.
-    ImportJob.objects.filter(pk=job.pk).update(chunks_done=F("chunks_done") + 1, heartbeat_at=timezone.now())
+    ImportJob.objects.filter(pk=job.pk).update(
+        chunks_done=F("chunks_done") + 1,
+        inserted=F("inserted") + len(image_ids),
+        inserted_with_errors=F("inserted_with_errors") + errors,
+        heartbeat_at=timezone.now(),
+    )
+    version = (
+        Dataset.objects.select_for_update().filter(pk=job.dataset_id).values_list("stats_version", flat=True).get()
+    )
     services.dataset_changed(dataset_id=job.dataset_id)
+    if image_ids and selectors.counts_cached(dataset_id=job.dataset_id, version=version):
+        _counts_carry(dataset_id=job.dataset_id, version=version, image_ids=image_ids, errors=errors)
+    chunks_queue(job_id=job.pk)
+
+
+def _counts_carry(*, dataset_id: int, version: int, image_ids: list[int], errors: int) -> None:
+    """After commit, carry the dataset's cached counts from `version` to the next with the images
+    just inserted: so the gallery, the project page and their polls never recount a dataset that
+    an import is filling. Reads only the new images' rows."""
+    labeled = Image.objects.filter(pk__in=image_ids, is_labeled=True).count()
+    pairs = set(ImageLabel.objects.filter(image_id__in=image_ids).values_list("label_id", "image_id"))
+    boxes = Counter()
+    for label_id, image_id in BoundingBox.objects.filter(image_id__in=image_ids).values_list("label_id", "image_id"):
+        pairs.add((label_id, image_id))
+        boxes[label_id] += 1
+    label_images = Counter(label_id for label_id, _ in pairs)
+    transaction.on_commit(
+        lambda: selectors.counts_follow(
+            dataset_id=dataset_id,
+            version=version,
+            new_version=version + 1,
+            total=len(image_ids),
+            labeled=labeled,
+            errors=errors,
+            label_images=dict(label_images),
+            label_boxes=dict(boxes),
+        )
+    )
 
 
 def labels_ensure(*, dataset_id: int, names: list[str]) -> dict[str, int]:
@@ -167,6 +334,7 @@ def job_succeed(*, job: ImportJob, message: str, created: str, added: str = "", 
     elif dataset.status == Dataset.Status.UPDATE_IN_PROGRESS:
         status, status_message = Dataset.Status.UPDATE_COMPLETE, added
     services.status_set(dataset=dataset, status=status, message=status_message, code=Dataset.StatusMessageCode.SUCCESS)
+    _waiting_start_after(job)
 
 
 def job_fail(*, job_id: int, message: str, code: str = Dataset.StatusMessageCode.CLIENT_ERROR) -> None:
@@ -199,6 +367,7 @@ def job_fail(*, job_id: int, message: str, code: str = Dataset.StatusMessageCode
                     message=dataset.status_message,
                     code=dataset.status_message_code,
                 )
+        _waiting_start_after(job)
 
 
 def import_statistics_refresh(*, job_id: int) -> bool:

@@ -4,8 +4,9 @@ The import has the S3 folder import's shape (s3_folder.import_list / import_chun
 import_finish_if_done) on the pipeline of jobs.py, so several workers share it and every step is idempotent:
   manifest_read            streams the manifest line by line through ground_truth_file.ManifestValidator,
                            stores its entries 1,000 at a time as ImportChunks and the lines the
-                           console drops as report items; a terminal file error fails the import
-                           before any image exists, otherwise the chunks are queued;
+                           console drops as report items; a terminal file error, or more images
+                           than the dataset may hold, fails the import before any image exists,
+                           otherwise the chunks are queued, a few at a time (jobs.chunks_queue);
   manifest_chunk           reads one chunk's image headers concurrently and inserts its images,
                            labels, label assignments and bounding boxes in bulk;
   manifest_finish_if_done  once every chunk is done, applies the cumulative 20% rule and completes
@@ -26,7 +27,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from customlabels import s3_names
-from customlabels.celery import send_after_commit
 from customlabels.text import counted, was_were
 from projects import s3_access
 from projects.models import Project
@@ -233,6 +233,11 @@ def manifest_read(*, job_id: int) -> bool:
     if batch.items or batch.dropped:
         seq += 1
         _chunk_store(job=job, seq=seq, batch=batch)
+    if error := jobs.images_limit_error(job_id=job.pk, before=jobs.dataset_images_before(job=job)):
+        with transaction.atomic():
+            ImportChunk.objects.filter(job=job).delete()
+            jobs.job_fail(job_id=job.pk, message=f"{error} No image was imported.")
+        return False
     with transaction.atomic():
         parameters = {**job.parameters, "image_bucket": verdict.bucket, "invalid_lines": verdict.invalid_lines}
         ImportJob.objects.filter(pk=job.pk).update(
@@ -243,8 +248,7 @@ def manifest_read(*, job_id: int) -> bool:
             parameters=parameters,
             heartbeat_at=timezone.now(),
         )
-        for chunk_id in ImportChunk.objects.filter(job=job, done=False).order_by("seq").values_list("pk", flat=True):
-            send_after_commit("datasets.tasks.manifest_chunk_task", chunk_id)
+        jobs.chunks_queue(job_id=job.pk)
     return manifest_finish_if_done(job_id=job.pk)
 
 
@@ -316,7 +320,7 @@ def manifest_chunk(*, chunk_id: int) -> list[int]:
             ],
             batch_size=1000,
         )
-        jobs.chunk_done(chunk=locked, job=job)
+        jobs.chunk_done(chunk=locked, job=job, image_ids=[pk for pk, _, _ in created])
     return [pk for pk, _, needs_thumbnail in created if needs_thumbnail]
 
 

@@ -34,31 +34,41 @@ class ImportProgress:
 
 
 def import_progress(*, job: ImportJob) -> ImportProgress:
-    """The import's counts. Live while it runs or thumbnails are pending; once both are done the
-    counts change only with the dataset's stats_version, so they are cached under it."""
-    settled = job.is_finished and not job.images.filter(needs_thumbnail=True).exists()
-    key = None
-    if settled:
-        version = Dataset.objects.filter(pk=job.dataset_id).values_list("stats_version", flat=True).first()
-        key = f"import-progress:{job.pk}:{version}"
-        cached = cache.get(key)
-        if cached is not None:
-            return ImportProgress(job=job, **cached)
-    agg = job.images.aggregate(
-        imported=Count("id"),
-        with_errors=Count("id", filter=~Q(error_code="")),
-        thumbnails=Count("id", filter=~Q(thumbnail_key="")),
-        pending=Count("id", filter=Q(needs_thumbnail=True)),
-    )
-    counts = {
-        "imported": agg["imported"],
-        "with_errors": agg["with_errors"],
-        "thumbnails": agg["thumbnails"],
-        "thumbnails_pending": agg["pending"],
-    }
-    if key:
+    """The import's counts, polled every two seconds, without counting its images each time.
+
+    While it runs: the counters its chunks keep on the job (no thumbnails are made before it ends).
+    Once it ended: its images' counts, which change only with the dataset's stats_version, cached
+    under it; while thumbnails are pending, those made are derived from them and a count of the
+    pending images alone (a partial index, which empties as the thumbnails are made).
+    """
+    if not job.is_finished:
+        return ImportProgress(
+            job=job, imported=job.inserted, with_errors=job.inserted_with_errors, thumbnails=0, thumbnails_pending=0
+        )
+    version = Dataset.objects.filter(pk=job.dataset_id).values_list("stats_version", flat=True).first()
+    key = f"import-progress:{job.pk}:{version}"
+    counts = cache.get(key)
+    if counts is None:
+        # Between two versions only thumbnails are made (a failed one bumps the version), so the
+        # images that will never have one stay as counted here.
+        counts = job.images.aggregate(
+            imported=Count("id"),
+            with_errors=Count("id", filter=~Q(error_code="")),
+            never=Count("id", filter=Q(needs_thumbnail=False, thumbnail_key="")),
+        )
         cache.set(key, counts, timeout=3600)
-    return ImportProgress(job=job, **counts)
+    pending = job.images.filter(needs_thumbnail=True).aggregate(
+        n=Count("id"), shown=Count("id", filter=~Q(thumbnail_key=""))
+    )
+    # A copied image shows its source's thumbnail until it has its own: made, as far as anyone sees.
+    thumbnails = counts["imported"] - counts["never"] - pending["n"] + pending["shown"]
+    return ImportProgress(
+        job=job,
+        imported=counts["imported"],
+        with_errors=counts["with_errors"],
+        thumbnails=thumbnails,
+        thumbnails_pending=pending["n"],
+    )
 
 
 def dataset_latest_import(*, dataset: Dataset) -> ImportJob | None:

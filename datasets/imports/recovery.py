@@ -4,7 +4,9 @@ An import step that a worker dies in is redelivered (acks_late) once the broker'
 passes, and every step is idempotent, so a worker that comes back finishes the import. A worker that
 never comes back would leave the dataset CREATE_IN_PROGRESS forever; `imports_stalled_fail`, run
 periodically by Celery beat and whenever someone watches the import's progress, fails such an import
-so the user sees why and can choose "Retry import".
+so the user sees why and can choose "Retry import". `imports_resume`, run with it, starts the
+waiting imports whose user has a free slot and queues the stored chunks no step queued, so no
+import waits forever for a step that died.
 """
 
 from __future__ import annotations
@@ -59,6 +61,25 @@ def imports_stalled_fail(*, job_ids: list[int] | None = None) -> list[int]:
         jobs.job_fail(job_id=job_id, message=message, code=Dataset.StatusMessageCode.SERVICE_ERROR)
         failed.append(job_id)
     return failed
+
+
+def imports_resume(*, job_ids: list[int] | None = None) -> None:
+    """Start the WAITING imports whose user runs fewer than IMPORTS_PER_USER (the end of the one
+    that held the slot started none: it failed through a path that could not, or died), and queue
+    the stored chunks of running imports that have room in flight and nothing queued them (the
+    step that stored or finished a chunk died between its commit and queueing the next).
+    Idempotent; only the given jobs when `job_ids` is given.
+    """
+    waiting = ImportJob.objects.filter(status=ImportJob.Status.WAITING)
+    running = ImportJob.objects.filter(
+        status=ImportJob.Status.IN_PROGRESS, listing_done=True, source__in=list(jobs.CHUNK_TASKS)
+    )
+    if job_ids is not None:
+        waiting, running = waiting.filter(pk__in=job_ids), running.filter(pk__in=job_ids)
+    for owner_id in set(waiting.values_list("dataset__project__owner_id", flat=True)):
+        jobs.waiting_start(owner_id=owner_id)
+    for job_id in running.filter(chunks__done=False, chunks__queued=False).distinct().values_list("pk", flat=True):
+        jobs.chunks_queue(job_id=job_id)
 
 
 def import_retryable(*, dataset: Dataset) -> ImportJob | None:

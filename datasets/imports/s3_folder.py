@@ -1,7 +1,9 @@
 """Import the images of an S3 folder, each subfolder's name their label when asked.
 
 The import is split so several workers on several machines can share it:
-  import_list            pages through ListObjectsV2 and stores each page's images as a chunk;
+  import_list            pages through ListObjectsV2 and stores each page's images as a chunk,
+                         queued a few at a time (jobs.chunks_queue); stops when the dataset would
+                         hold more than IMAGES_PER_DATASET;
   import_chunk           reads one chunk's image headers concurrently and inserts its images in bulk;
   import_finish_if_done  marks the job and dataset complete once listing is done and every chunk is.
 Each step is idempotent: re-running it after a crash or a redelivery creates no duplicate.
@@ -9,11 +11,11 @@ Each step is idempotent: re-running it after a crash or a redelivery creates no 
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from customlabels import s3_names
-from customlabels.celery import send_after_commit
 from customlabels.text import counted, was_were
 from projects.models import Project
 from projects.s3_access import UserS3
@@ -85,7 +87,9 @@ def _parameters(location: s3_names.S3Location, auto_label: bool) -> dict:
 
 
 def import_list(*, job_id: int) -> bool:
-    """List the S3 folder page by page and store each page's images as a chunk, queueing it.
+    """List the S3 folder page by page and store each page's images as a chunk, queueing the
+    job's next chunks (jobs.chunks_queue). Fails the import, listing no further, when its new
+    images would take the dataset past IMAGES_PER_DATASET.
 
     Idempotent: a page already stored (same sequence number) is not stored or counted again.
     Returns whether this call finished the import. Raises s3_names.S3Error; S3Unreachable is worth a retry,
@@ -97,6 +101,7 @@ def import_list(*, job_id: int) -> bool:
         return False
     jobs.job_started(job=job)
     bucket, prefix, auto_label = job.parameters["bucket"], job.parameters["prefix"], job.parameters["auto_label"]
+    before = jobs.dataset_images_before(job=job)
     seq = 0
     for seq, page in enumerate(jobs.job_s3(job=job).list_pages(bucket, prefix), start=1):
         if ImportChunk.objects.filter(job=job, seq=seq, done=True).exists():
@@ -109,9 +114,20 @@ def import_list(*, job_id: int) -> bool:
             elif kc.kind is rules.KeyKind.NOT_IMAGE:
                 skipped.append(ImportReportItem(job=job, key=obj.key, reason=NOT_AN_IMAGE))
         refs = [f"s3://{bucket}/{item['key']}" for item in images]
-        chunk = jobs.chunk_store(job=job, seq=seq, items=images, refs=refs, report=skipped, found=len(images))
-        if not chunk.done:
-            send_after_commit("datasets.tasks.import_chunk_task", chunk.pk)
+        jobs.chunk_store(
+            job=job,
+            seq=seq,
+            items=images,
+            refs=refs,
+            report=skipped,
+            found=len(images),
+            report_max=settings.IMPORT_SKIPPED_LISTED,
+        )
+        if error := jobs.images_limit_error(job_id=job.pk, before=before):
+            # The listing stops here; chunks already queued may still finish.
+            jobs.job_fail(job_id=job.pk, message=f"{error} The import stopped; the images imported so far are kept.")
+            return False
+        jobs.chunks_queue(job_id=job.pk)
     with transaction.atomic():
         ImportJob.objects.filter(pk=job.pk).update(listing_done=True, chunks_total=seq, heartbeat_at=timezone.now())
     return import_finish_if_done(job_id=job.pk)
@@ -199,7 +215,7 @@ def import_chunk(*, chunk_id: int) -> list[int]:
             ignore_conflicts=True,
             batch_size=1000,
         )
-        jobs.chunk_done(chunk=locked, job=job)
+        jobs.chunk_done(chunk=locked, job=job, image_ids=[pk for pk, _, _ in created])
     return [pk for pk, _, error in created if not error]
 
 
@@ -210,9 +226,15 @@ def import_finish_if_done(*, job_id: int) -> bool:
         if job is None:
             return False
         imported = job.images.count()
+        skipped = f"{job.skipped} skipped (not images)."
+        if job.skipped > settings.IMPORT_SKIPPED_LISTED:
+            skipped = (
+                f"{job.skipped:,} skipped (not images); the first {settings.IMPORT_SKIPPED_LISTED:,} "
+                "are listed in the report."
+            )
         jobs.job_succeed(
             job=job,
-            message=f"{imported} imported, {job.skipped} skipped (not images).",
+            message=f"{imported} imported, {skipped}",
             created=f"The dataset was successfully created from {job.source_location}.",
             added=f"{counted(imported, 'image')} {was_were(imported)} successfully added from {job.source_location}.",
             # Whatever this job found but did not insert was in the dataset already, including images

@@ -211,7 +211,8 @@ def images_upload(*, dataset: Dataset, user, files: Sequence[UploadedFile], batc
     `batch` ties together the requests of one "Add images" in the dialog (it sends a request per
     file): they share one ImportJob, and the 30-image limit applies to the batch as a whole.
     Atomic for the database: a crash leaves at most stray objects in S3, which a retry overwrites.
-    Raises DatasetError, storing nothing, for more than 30 files, none, or a dataset in progress.
+    Raises DatasetError, storing nothing, for more than 30 files, none, a dataset in progress, or
+    files that would take the dataset past IMAGES_PER_DATASET images.
     """
     current = Dataset.objects.get(pk=dataset.pk)
     if current.never_created:
@@ -239,6 +240,9 @@ def images_upload(*, dataset: Dataset, user, files: Sequence[UploadedFile], batc
         locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
         if locked.is_in_progress:
             raise DatasetError(IN_PROGRESS)
+        accepted = sum(1 for _, item in checked if item.ok)
+        if accepted and locked.images.count() + accepted > settings.IMAGES_PER_DATASET:
+            raise DatasetError(rules.too_many_images_message(settings.IMAGES_PER_DATASET))
         outcomes = _images_store(
             dataset=locked, job=job, checked=checked, storage=storage, pending_thumbnails=pending_thumbnails
         )

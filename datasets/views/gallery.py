@@ -39,6 +39,10 @@ def progress_context(dataset):
         # Whoever watches an import whose worker is gone sees it fail, even with no beat running.
         dataset.refresh_from_db()
         job.refresh_from_db()
+    if job is not None and job.status == job.Status.WAITING:
+        # Nor does an import wait on a slot that is free, beat or not.
+        recovery.imports_resume(job_ids=[job.pk])
+        job.refresh_from_db()
     progress = import_progress.import_progress(job=job) if job else None
     return {
         "dataset": dataset,
