@@ -105,9 +105,11 @@ def thumbnails_made(name: str) -> None:
 
 
 def test_a_small_import_finishes_within_three_times_its_idle_time_while_a_large_one_runs(
-    fair_worker, folders, console_bucket
+    fair_worker, folders, console_bucket, user, grant
 ):
-    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    # alice (the suite's user) was granted the bucket when it was made; bob is granted it too.
+    alice, bob = user, UserFactory(username="bob")
+    grant(folders, user=bob)
     timed_import(bob, folders, "warm-up")  # the worker's first task pays for its connections
     thumbnails_made("warm-up")
     alone = []
