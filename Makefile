@@ -33,11 +33,14 @@ services:
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-# The layer contracts of pyproject.toml (import-linter) first; then two runs: the fault tests kill and restart their own workers, which the suite's shared worker would disturb.
+# The layer contracts of pyproject.toml (import-linter) first; then three runs: the fault tests and the scale-out
+# tests (worker hosts in network namespaces, as root) start, kill and restart their own workers, which the suite's
+# shared worker would disturb.
 test: venv services chromium
 	$(VENV)/bin/lint-imports --no-cache
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(VENV)/bin/pytest
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(VENV)/bin/pytest tests/faults --override-ini="addopts=-ra --strict-markers"
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(VENV)/bin/pytest tests/scaleout --override-ini="addopts=-ra --strict-markers"
 
 lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports --no-cache
