@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PG_URL ?= postgres://postgres@127.0.0.1:5432/customlabels
 REDIS_URL ?= redis://127.0.0.1:6379/0
+RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672//
 
 .PHONY: run test bench bench-large bench-load lint services chromium venv
 
@@ -21,7 +22,7 @@ venv: $(VENV)/.installed
 run: venv
 	DEBUG=$${DEBUG:-true} $(PY) manage.py runconsole
 
-# PostgreSQL and Redis: start them when installed and stopped, install them with apt when missing.
+# PostgreSQL, Redis and RabbitMQ: start them when installed and stopped, install them with apt when missing.
 services:
 	@command -v pg_ctlcluster >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
@@ -29,18 +30,21 @@ services:
 	@for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; pg_isready -h 127.0.0.1 -p 5432
 	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { mkdir -p /var/lib/redis /var/log/redis; redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log; }
 	@for i in $$(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done; redis-cli -h 127.0.0.1 -p 6379 ping
+	@command -v rabbitmq-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server; }
+	@timeout 2 bash -c '</dev/tcp/127.0.0.1/5672' 2>/dev/null || rabbitmq-server -detached
+	@for i in $$(seq 60); do timeout 2 bash -c '</dev/tcp/127.0.0.1/5672' 2>/dev/null && break; sleep 1; done; rabbitmq-diagnostics -q ping
 
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 # The layer contracts of pyproject.toml (import-linter) first; then three runs: the fault tests and the scale-out
-# tests (worker hosts in network namespaces, as root) start, kill and restart their own workers, which the suite's
-# shared worker would disturb.
+# tests (worker hosts in network namespaces, as root; imports on RabbitMQ) start, kill and restart their own workers,
+# which the suite's shared worker would disturb.
 test: venv services chromium
 	$(VENV)/bin/lint-imports --no-cache
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(VENV)/bin/pytest
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(VENV)/bin/pytest tests/faults --override-ini="addopts=-ra --strict-markers"
-	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(VENV)/bin/pytest tests/scaleout --override-ini="addopts=-ra --strict-markers"
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) RABBITMQ_URL=$(RABBITMQ_URL) $(VENV)/bin/pytest tests/scaleout --override-ini="addopts=-ra --strict-markers"
 
 lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports --no-cache

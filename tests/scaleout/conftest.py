@@ -16,10 +16,12 @@ tests/faults do: the suite's shared worker would take the tasks these tests stra
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -37,8 +39,8 @@ from tests.faults.conftest import Proc
 from .hosts import Host, Hosts, HostsUnavailable
 from .ledger import TaskLedger
 from .rclone import RcloneS3, objects_write
+from .support import key_of
 
-LABELS = ("cat", "dog", "bird")
 CHUNK_TASK = "datasets.tasks.import_chunk_task"
 
 
@@ -59,10 +61,6 @@ def pytest_runtest_makereport(item, call):
         if workers is not None:
             report.sections.append(("worker logs", workers.logs()))
     return report
-
-
-def key_of(i: int) -> str:
-    return f"photos/{LABELS[i % len(LABELS)]}/img-{i:05d}.jpg"
 
 
 def worker_database_url() -> str:
@@ -216,3 +214,29 @@ def chunk_ledger(broker_url):
         yield ledger
     finally:
         ledger.stop()
+
+
+def nodename(label: str) -> str:
+    """A worker's nodename on this machine."""
+    return f"{label}-{os.getpid()}@{socket.gethostname()}"
+
+
+@contextmanager
+def broker_switched(url: str):
+    """Point this process's Celery app (submits, pings, the ledger) at another broker for a while."""
+
+    def switch(to: str, options: dict) -> None:
+        # Celery reads CELERY_BROKER_URL from the environment before its configuration. The app's
+        # pools come from kombu's registry, keyed by URL: dropping the app's references is enough.
+        os.environ["CELERY_BROKER_URL"] = celery_app.conf.broker_url = to
+        celery_app.conf.broker_transport_options = options
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    real, real_options = os.environ["CELERY_BROKER_URL"], celery_app.conf.broker_transport_options
+    # As the settings do for a RabbitMQ URL: no transport options (the visibility timeout is Redis's).
+    switch(url, {})
+    try:
+        yield
+    finally:
+        switch(real, real_options)

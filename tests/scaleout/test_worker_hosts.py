@@ -11,13 +11,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.urls import reverse
 
-from datasets.models import Dataset, Image, ImportJob
-from tests.datasets.support import wait_until
+from datasets.models import Dataset
 from tests.factories import ProjectFactory
 
-from .conftest import LABELS, key_of
+from .support import assert_exactly_the_folder, chunks_finished, job_of, submit, wait_complete, wait_mid_import
 
 pytestmark = [pytest.mark.scaleout, pytest.mark.django_db(transaction=True)]
 
@@ -36,49 +34,6 @@ def folder(hosts, serve_folder) -> str:
     return serve_folder(N, ("127.0.0.1", *(host.gateway for host in hosts)))
 
 
-def submit(client, project, bucket: str) -> Dataset:
-    form = {"name": "photos", "image_location": "s3", "s3_location": f"s3://{bucket}/photos/", "auto_label": "on"}
-    response = client.post(reverse("datasets:create", args=[project.pk]), form)
-    assert response.status_code == 302, response.content.decode()
-    return Dataset.objects.get(project=project, name="photos")
-
-
-def job_of(dataset: Dataset) -> ImportJob:
-    return dataset.import_jobs.get()
-
-
-def wait_complete(dataset: Dataset, *, timeout: float = 150) -> None:
-    def complete():
-        dataset.refresh_from_db()
-        assert dataset.status != Dataset.Status.CREATE_FAILED, dataset.status_message
-        return dataset.status == Dataset.Status.CREATE_COMPLETE
-
-    wait_until(complete, timeout=timeout, what=f"the import to complete (it is {dataset.status})")
-
-
-def assert_exactly_the_folder(dataset: Dataset, bucket: str) -> None:
-    refs = list(Image.objects.filter(dataset=dataset).values_list("source_ref", flat=True))
-    assert len(refs) == N
-    assert set(refs) == {f"s3://{bucket}/{key_of(i)}" for i in range(N)}
-    per_label = {name: Image.objects.filter(dataset=dataset, labels__name=name).count() for name in LABELS}
-    assert per_label == {"cat": 3334, "dog": 3333, "bird": 3333}
-    assert not Image.objects.filter(dataset=dataset).exclude(error_code="").exists()
-    job = job_of(dataset)
-    assert job.status == ImportJob.Status.SUCCEEDED
-    assert (job.found, job.chunks_done, job.chunks_total) == (N, 10, 10)
-
-
-def chunks_finished(ledger, chunk_ids: set[int]) -> dict[str, list[int]]:
-    """{nodename: chunk ids it finished}, once every chunk has been finished by some worker (the
-    last chunk's event can arrive just after the dataset is seen complete)."""
-
-    def all_in():
-        by_host = {host: [args[0] for args in runs] for host, runs in ledger.succeeded_by_host().items()}
-        return by_host if {c for ids in by_host.values() for c in ids} == chunk_ids else None
-
-    return wait_until(all_in, timeout=15, what="a task event for every chunk")
-
-
 def test_two_hosts_share_one_import_each_taking_chunks_and_every_image_is_imported_once(
     hosts, folder, workers, chunk_ledger, client_user, project
 ):
@@ -88,12 +43,12 @@ def test_two_hosts_share_one_import_each_taking_chunks_and_every_image_is_import
     dataset = submit(client_user, project, folder)
     wait_complete(dataset)
 
-    assert_exactly_the_folder(dataset, folder)
-    chunk_ids = set(job_of(dataset).chunks.values_list("id", flat=True))
-    by_host = chunks_finished(chunk_ledger, chunk_ids)
+    assert_exactly_the_folder(dataset, folder, N)
+    by_host = chunks_finished(chunk_ledger, dataset)
     assert set(by_host) == {first.nodename, second.nodename}, f"one host ran every chunk: {by_host}"
     # Each chunk ran once, on one host: nothing was redelivered, nothing done twice.
-    assert sorted(c for ids in by_host.values() for c in ids) == sorted(chunk_ids)
+    ran = [chunk for chunks in by_host.values() for chunk in chunks]
+    assert sorted(ran) == sorted(job_of(dataset).chunks.values_list("id", flat=True))
     # And the hosts worked over their own network: both reached PostgreSQL and Redis through their veth.
     for host in hosts:
         assert hosts.connections(host, PG_PORT) > 0 and hosts.connections(host, REDIS_PORT) > 0, host
@@ -111,11 +66,7 @@ def test_a_host_killed_mid_import_leaves_the_other_to_finish_it_with_nothing_los
     survivor = workers.start(f"worker@{hosts[1].name}", host=hosts[1], CELERY_VISIBILITY_TIMEOUT="10")
 
     dataset = submit(client_user, project, folder)
-    wait_until(
-        lambda: job_of(dataset).listing_done and chunk_ledger.unfinished_on(doomed.nodename),
-        timeout=60,
-        what="the listing to finish and the first host to be inside a chunk",
-    )
+    wait_mid_import(dataset, chunk_ledger, doomed.nodename)
     doomed.kill()
     time.sleep(0.5)  # the events the host sent before it died, still on their way
     lost = chunk_ledger.unfinished_on(doomed.nodename)
@@ -126,7 +77,6 @@ def test_a_host_killed_mid_import_leaves_the_other_to_finish_it_with_nothing_los
 
     wait_complete(dataset)
 
-    assert_exactly_the_folder(dataset, folder)
-    chunk_ids = set(job_of(dataset).chunks.values_list("id", flat=True))
-    by_host = chunks_finished(chunk_ledger, chunk_ids)
+    assert_exactly_the_folder(dataset, folder, N)
+    by_host = chunks_finished(chunk_ledger, dataset)
     assert {args[0] for args in lost} <= set(by_host[survivor.nodename]), by_host
