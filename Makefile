@@ -7,7 +7,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/customlabels
 REDIS_URL ?= redis://127.0.0.1:6379/0
 RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672//
 
-.PHONY: run test bench bench-large bench-load lint services chromium venv
+.PHONY: run test bench bench-large bench-load bench-scaleout lint services chromium venv
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -49,12 +49,18 @@ test: venv services chromium
 lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports --no-cache
 
-# The import at N images (10,000 by default; `make bench-large` for 100,000), labeling at 100,000, and the
-# manifest import and export of 100,000 images against the S3-folder import of the same images.
+# The import at N images (10,000 by default; `make bench-large` for 100,000), labeling at 100,000, the
+# manifest import and export of 100,000 images against the S3-folder import of the same images, and the
+# import of 100,000 images on one worker host and on two (bench-scaleout).
 bench: venv services
 	MALLOC_ARENA_MAX=2 DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_import.py --images $${N:-10000} --workers threads:4
 	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_labeling.py --images 100000
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_manifest.py --images $${MANIFEST_N:-100000}
+	$(MAKE) --no-print-directory bench-scaleout
+
+# The import of 100,000 images on one worker host and on two (network namespaces, so as root), and the speed-up.
+bench-scaleout: venv services
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_scaleout.py --images $${SCALEOUT_N:-100000}
 
 # 20 signed-in users browse a 100,000-image gallery while an import runs: median, p95, errors.
 bench-load: venv services
