@@ -67,6 +67,30 @@ def start_worker(host, nodename: str, env: dict, workdir: Path, *, tag: str) -> 
     raise bi.BenchBroke(f"the worker on {host.name} did not answer a ping in 60 s:\n{worker.tail()}")
 
 
+class BackendCpu:
+    """CPU seconds the PostgreSQL backends of one database have used, sampled every call: a backend
+    that ends (Django closes connections older than CONN_MAX_AGE) keeps the last figure read for it.
+    The database is new for each import, so every backend of it served the import (and this script's
+    polling). PostgreSQL's shared processes (WAL writer, checkpointer) are not counted."""
+
+    def __init__(self, database: str):
+        self.database = database
+        self.by_pid: dict[int, float] = {}
+
+    def sample(self) -> None:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.database])
+            pids = [row[0] for row in cursor.fetchall()]
+        for pid in pids:
+            self.by_pid[pid] = max(self.by_pid.get(pid, 0.0), bi.tree_cpu_seconds(pid))
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.by_pid.values())
+
+
 def run_import(*, n: int, hosts: list, env: dict, workdir: Path, args, server_pid: int, result: dict) -> None:
     """One import with a worker on each of `hosts`, in a fresh database and Redis db."""
     import redis
@@ -100,6 +124,7 @@ def run_import(*, n: int, hosts: list, env: dict, workdir: Path, args, server_pi
     try:
         result["quiet_before"] = bi.wait_for_quiet(args.quiet_wait)
         cpu = bi.CpuWindow(s3_server=server_pid, **{f"worker{k + 1}": w.pid for k, w in enumerate(workers)})
+        backends = BackendCpu(urlsplit(env["DATABASE_URL"]).path.lstrip("/"))
         t0 = time.perf_counter()
         dataset = s3_folder.dataset_create_from_s3(
             project=project, name=f"bench-{count}-hosts", location=location, auto_label=True
@@ -119,18 +144,29 @@ def run_import(*, n: int, hosts: list, env: dict, workdir: Path, args, server_pi
                     raise bi.BenchBroke(f"the worker {worker.name} died during the import:\n{worker.tail()}")
             if now > deadline:
                 raise bi.BenchBroke(f"the import did not finish in {args.timeout:.0f} s")
-            if now - last >= 5:
+            if now - last >= 1:
+                backends.sample()
                 job = ImportJob.objects.filter(dataset=dataset).values("chunks_done", "chunks_total").first()
-                if job:
+                if job and not progress or job and now - progress[-1][0] - t0 >= 5:
                     progress.append((round(now - t0, 1), job["chunks_done"], job["chunks_total"]))
                 last = now
             time.sleep(0.1)
         seconds = time.perf_counter() - t0
+        backends.sample()
+        cpu_result = cpu.result()
+        worker_cpu = sum(v for k, v in cpu_result.items() if k.startswith("worker")) * seconds
         result.update(
             hosts=count,
             seconds=round(seconds, 2),
             images_per_s=round(n / seconds, 1),
-            cpu=cpu.result(),
+            cpu=cpu_result,
+            # CPU per 1,000 images: what a deployment needs of each, whatever the machines.
+            cpu_ms_per_1000_images={
+                "workers": round(worker_cpu / n * 1e6),
+                "postgresql_backends": round(backends.seconds / n * 1e6),
+                "s3_server": round(cpu_result.get("s3_server_cores", 0) * seconds / n * 1e6),
+            },
+            postgresql_backends=len(backends.by_pid),
             chunk_progress=progress,
         )
         images = Image.objects.filter(dataset=dataset)
@@ -172,6 +208,13 @@ def report(results: dict) -> None:
             f"machine {cpu['machine_busy_cores']}, workers {workers}, S3 {cpu.get('s3_server_cores')}, "
             f"relays {cpu['bench_process_cores']}"
         )
+    for run in results.get("runs", []):
+        if "cpu_ms_per_1000_images" in run:
+            per = run["cpu_ms_per_1000_images"]
+            print(
+                f"  {run['hosts']} host(s), CPU per 1,000 images: workers {per['workers']} ms, PostgreSQL backends "
+                f"{per['postgresql_backends']} ms, S3 server {per['s3_server']} ms"
+            )
     if results.get("speedup"):
         print(f"speed-up, two hosts over one: {results['speedup']:.2f}×")
     print(
