@@ -198,9 +198,18 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sentinel://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Redis hands a task a dead worker held (acks_late) to another worker after this many seconds.
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        # Look for such tasks every 10 s (kombu's unacked_restore_interval), not on every tenth look
+        # only, so they come back within 10 s of the visibility timeout rather than within 100 s.
+        "unacked_restore_throttle": 1,
+    }
 else:
-    # A task a dead worker held is handed to another worker after this many seconds (acks_late).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+    # RabbitMQ (amqp://) gives a dead worker's unacknowledged tasks to another worker as soon as its
+    # connection drops: it has no visibility timeout, and needs no transport options.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
