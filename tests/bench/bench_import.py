@@ -600,12 +600,15 @@ def run_import(
     from datasets.imports import s3_folder
     from datasets.models import Dataset, Image, ImportJob
     from projects import services as project_services
+    from projects.s3_access import UserS3
 
     user = get_user_model().objects.create_user(username=f"bench-{pool}", password=uuid.uuid4().hex)
     project_services.console_bucket_create()
     project = project_services.project_create(owner=user, name=f"bench-{pool}")
     location = s3.parse_location(f"s3://{SOURCE_BUCKET}/{SOURCE_PREFIX}")
-    s3_folder.s3_folder_check(location=location)  # what the form does before Submit; not timed
+    project_services.s3_access_grant_set(location=f"s3://{SOURCE_BUCKET}", user=user)
+    # What the form does before Submit, the access check included; not timed.
+    s3_folder.s3_folder_check(location=location, reader=UserS3(user.pk))
 
     worker, _ = start_worker(pool, concurrency, env, workdir, args.loglevel, args.malloc_arena_max)
     sampler = RssSampler(worker.pid)

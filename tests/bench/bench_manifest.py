@@ -101,10 +101,12 @@ def run(*, n: int, env: dict, workdir: Path, args, server, results: dict) -> Non
     from datasets.imports import s3_folder
     from datasets.models import BoundingBox, Image, ImageLabel, ManifestExport
     from projects import services as project_services
+    from projects.s3_access import UserS3
 
     user = get_user_model().objects.create_user(username="bench-manifest", password=uuid.uuid4().hex)
     project_services.console_bucket_create()
     project = project_services.project_create(owner=user, name="bench-manifest")
+    project_services.s3_access_grant_set(location=f"s3://{bi.SOURCE_BUCKET}", user=user)
 
     bi.log(f"writing a {n:,}-line manifest to s3://{bi.SOURCE_BUCKET}/{MANIFEST_KEY}")
     body = ("\n".join(manifest_lines(n)) + "\n").encode()
@@ -132,7 +134,8 @@ def run(*, n: int, env: dict, workdir: Path, args, server, results: dict) -> Non
         results["quiet_before_manifest"] = bi.wait_for_quiet(args.quiet_wait)
         sampler.set_phase("manifest_import")
         where = manifest_import.manifest_location_parse(f"s3://{bi.SOURCE_BUCKET}/{MANIFEST_KEY}")
-        manifest_import.manifest_check(location=where)  # what the form does before Submit; not timed
+        # What the form does before Submit, the access check included; not timed.
+        manifest_import.manifest_check(location=where, reader=UserS3(project.owner_id))
         t0 = time.perf_counter()
         dataset = manifest_import.dataset_create_from_manifest(project=project, name="manifest", location=where)
         results["manifest_import_seconds"] = round(
