@@ -20,7 +20,7 @@ next step.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from django.db.models import Q
@@ -154,6 +154,16 @@ class UserS3:
     def presigned_get_url(self, bucket: str, key: str, *, content_disposition: str | None = None) -> str:
         self.check(bucket, key, use=Use.VIEW)
         return s3.presigned_get_url(bucket, key, content_disposition=content_disposition)
+
+    def presigner(self) -> Callable[[str, str], str]:
+        """presigned_get_url for many objects at once, as a function of (bucket, key) that checks each
+        and returns "" for an object the user may not view: what the URLs share is computed once."""
+        sign = s3.presigner()
+
+        def presign(bucket: str, key: str) -> str:
+            return sign(bucket, key) if self.allows(bucket, key, use=Use.VIEW) else ""
+
+        return presign
 
     def presigned_uri(self, uri: str) -> str:
         """The presigned URL of an s3:// URI, or "" when the user may not view it (any more) or it
