@@ -6,8 +6,9 @@ from dataclasses import dataclass, field, replace
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import BooleanField, Prefetch, Q, QuerySet
+from django.db.models import BooleanField, Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
 from customlabels.numbers import int_or_none
@@ -177,12 +178,57 @@ def dataset_images_matching(*, dataset: Dataset, filters: GalleryFilter) -> Quer
 
 
 @dataclass
+class GalleryImage:
+    """One card of the gallery: the image's own columns, its image-level labels as (id, name) by
+    name, and how many bounding boxes it has. Plain values, not model instances: a page has fifty."""
+
+    id: int
+    file_name: str
+    source_ref: str
+    thumbnail_key: str
+    error_code: str
+    error_message: str
+    is_labeled: bool
+    box_count: int
+    labels: list[tuple[int, str]] = field(default_factory=list)
+
+    COLUMNS = ("id", "file_name", "source_ref", "thumbnail_key", "error_code", "error_message", "is_labeled")
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+@dataclass
 class GalleryPage:
-    images: list[Image]
+    images: list[GalleryImage]
     next_after: int | None
     prev_before: int | None
     has_prev: bool = False
     extra: dict = field(default_factory=dict)
+
+
+def _gallery_columns(qs: QuerySet[Image]) -> QuerySet:
+    """The columns of a card, its box count counted per row of the page (from the boxes' image index)."""
+    boxes = BoundingBox.objects.filter(image=OuterRef("pk")).order_by().values("image").annotate(n=Count("*"))
+    return qs.annotate(box_count=Coalesce(Subquery(boxes.values("n")), 0)).values_list(
+        *GalleryImage.COLUMNS, "box_count"
+    )
+
+
+def _gallery_images(rows) -> list[GalleryImage]:
+    """The page's rows as cards, with their image-level labels read in one query."""
+    images = [GalleryImage(*row) for row in rows]
+    by_id = {image.id: image for image in images}
+    if by_id:
+        labels = (
+            ImageLabel.objects.filter(image_id__in=by_id)
+            .order_by("label__name", "label_id")
+            .values_list("image_id", "label_id", "label__name")
+        )
+        for image_id, label_id, name in labels:
+            by_id[image_id].labels.append((label_id, name))
+    return images
 
 
 def _keyset(*, dataset: Dataset, filters: GalleryFilter, after: int | None, before: int | None) -> RawSQL:
@@ -215,10 +261,7 @@ def dataset_images(
         qs = _filtered(dataset=dataset, filters=filters).filter(
             _keyset(dataset=dataset, filters=filters, after=after, before=before)
         )
-    qs = qs.prefetch_related(
-        Prefetch("labels", queryset=Label.objects.only("id", "name").order_by("name")),
-        Prefetch("boxes", queryset=BoundingBox.objects.select_related("label").order_by("id")),
-    )
+    qs = _gallery_columns(qs)
     if before is not None:
         rows = list(qs.filter(id__lt=before).order_by("-id")[: PAGE_SIZE + 1])
         has_prev = len(rows) > PAGE_SIZE
@@ -232,9 +275,9 @@ def dataset_images(
         rows = rows[:PAGE_SIZE]
         has_prev = after is not None
     return GalleryPage(
-        images=rows,
-        next_after=rows[-1].id if rows and has_next else None,
-        prev_before=rows[0].id if rows and has_prev else None,
+        images=_gallery_images(rows),
+        next_after=rows[-1][0] if rows and has_next else None,
+        prev_before=rows[0][0] if rows and has_prev else None,
         has_prev=has_prev,
     )
 
