@@ -49,7 +49,8 @@ def progress_context(dataset):
 
 
 def gallery_context(request, dataset: Dataset, *, selected: set[int] | None = None, all_matching: bool = False):
-    """Everything the gallery shows for the filter, page and mode in the request's query string."""
+    """Everything the gallery shows for the filter, page and mode in the request's query string, for
+    a dataset read in this request after any change the request made."""
     query = request.GET
     filters = selectors.GalleryFilter.from_query(query)
     labeling_mode = query.get("mode") == "label"
@@ -68,7 +69,7 @@ def gallery_context(request, dataset: Dataset, *, selected: set[int] | None = No
         selected=selected,
         all_matching=all_matching,
     )
-    stats, labels = selectors.dataset_counts(dataset=dataset)
+    stats, labels = selectors.dataset_counts(dataset=dataset, version=dataset.stats_version)
     context = {
         "dataset": dataset,
         "project": dataset.project,
@@ -142,6 +143,9 @@ def gallery_render(request, dataset, **kwargs):
     """The gallery after a change: its partial for htmx, a redirect to the same view otherwise."""
     if request.method == "POST" and not request.htmx:
         return redirect(f"{reverse('datasets:detail', args=[dataset.pk])}?{request.GET.urlencode()}")
+    if request.method == "POST":
+        # The counts are cached under the dataset's stats_version: the one this request's change left.
+        dataset.refresh_from_db(fields=["stats_version"])
     context = gallery_context(request, dataset, **kwargs)
     if request.htmx and (request.method == "POST" or request.htmx.target == "gallery"):
         return render(request, "datasets/dataset_detail.html#gallery", context)
