@@ -257,6 +257,10 @@ def dataset_images(
     if filters.label_ids:
         ids = _label_page_ids(dataset=dataset, filters=filters, after=after, before=before)
         qs = Image.objects.filter(dataset=dataset, pk__in=ids)
+    elif filters.name:
+        # Plain id bounds (below): the planner takes the file-name trigram index for a name few images
+        # have and an id-ordered index for a common one; the row comparison would force the latter.
+        qs = _filtered(dataset=dataset, filters=filters)
     else:
         qs = _filtered(dataset=dataset, filters=filters).filter(
             _keyset(dataset=dataset, filters=filters, after=after, before=before)
