@@ -42,11 +42,13 @@ test: venv services chromium
 lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports --no-cache
 
-# The import at N images (10,000 by default; `make bench-large` for 100,000), labeling at 100,000, and the
-# manifest import and export of 100,000 images against the S3-folder import of the same images.
+# The import at N images (10,000 by default; `make bench-large` for 100,000), labeling at 100,000, the
+# gallery's server time at 1,000 and 100,000 images, and the manifest import and export of 100,000 images
+# against the S3-folder import of the same images.
 bench: venv services
 	MALLOC_ARENA_MAX=2 DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_import.py --images $${N:-10000} --workers threads:4
 	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_labeling.py --images 100000
+	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_gallery.py
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_manifest.py --images $${MANIFEST_N:-100000}
 
 # 20 signed-in users browse a 100,000-image gallery while an import runs: median, p95, errors.
