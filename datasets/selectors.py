@@ -6,9 +6,8 @@ from dataclasses import dataclass, field, replace
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import BooleanField, Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import BooleanField, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
 from customlabels.numbers import int_or_none
@@ -189,8 +188,8 @@ class GalleryImage:
     error_code: str
     error_message: str
     is_labeled: bool
-    box_count: int
     labels: list[tuple[int, str]] = field(default_factory=list)
+    box_count: int = 0
 
     COLUMNS = ("id", "file_name", "source_ref", "thumbnail_key", "error_code", "error_message", "is_labeled")
 
@@ -208,26 +207,30 @@ class GalleryPage:
     extra: dict = field(default_factory=dict)
 
 
-def _gallery_columns(qs: QuerySet[Image]) -> QuerySet:
-    """The columns of a card, its box count counted per row of the page (from the boxes' image index)."""
-    boxes = BoundingBox.objects.filter(image=OuterRef("pk")).order_by().values("image").annotate(n=Count("*"))
-    return qs.annotate(box_count=Coalesce(Subquery(boxes.values("n")), 0)).values_list(
-        *GalleryImage.COLUMNS, "box_count"
-    )
-
-
 def _gallery_images(rows) -> list[GalleryImage]:
-    """The page's rows as cards, with their image-level labels read in one query."""
+    """The page's rows as cards, with their image-level labels (by name) and box counts, read in one query.
+
+    Written in SQL: the ORM spent ten times as long compiling these reads (a join to the labels, a
+    count of boxes per image) as the database spent answering them, on every page.
+    """
     images = [GalleryImage(*row) for row in rows]
     by_id = {image.id: image for image in images}
-    if by_id:
-        labels = (
-            ImageLabel.objects.filter(image_id__in=by_id)
-            .order_by("label__name", "label_id")
-            .values_list("image_id", "label_id", "label__name")
+    if not by_id:
+        return images
+    label, image_label, box = (model._meta.db_table for model in (Label, ImageLabel, BoundingBox))
+    marks = ", ".join(["%s"] * len(by_id))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT il.image_id, l.id, l.name FROM {image_label} il JOIN {label} l ON l.id = il.label_id "
+            f"WHERE il.image_id IN ({marks}) "
+            f"UNION ALL SELECT b.image_id, NULL, NULL FROM {box} b WHERE b.image_id IN ({marks}) ORDER BY 3, 2",
+            [*by_id, *by_id],
         )
-        for image_id, label_id, name in labels:
-            by_id[image_id].labels.append((label_id, name))
+        for image_id, label_id, name in cursor.fetchall():
+            if label_id is None:
+                by_id[image_id].box_count += 1
+            else:
+                by_id[image_id].labels.append((label_id, name))
     return images
 
 
@@ -265,7 +268,7 @@ def dataset_images(
         qs = _filtered(dataset=dataset, filters=filters).filter(
             _keyset(dataset=dataset, filters=filters, after=after, before=before)
         )
-    qs = _gallery_columns(qs)
+    qs = qs.values_list(*GalleryImage.COLUMNS)
     if before is not None:
         rows = list(qs.filter(id__lt=before).order_by("-id")[: PAGE_SIZE + 1])
         has_prev = len(rows) > PAGE_SIZE
