@@ -51,8 +51,8 @@ lint: venv
 
 # The import at N images (10,000 by default; `make bench-large` for 100,000), labeling at 100,000, the
 # manifest import and export of 100,000 images against the S3-folder import of the same images, a
-# 100-image import while another user's 20,000-image import runs against it alone, and the import of
-# 100,000 images on one worker host and on two (bench-scaleout).
+# 100-image import while another user's 20,000-image import runs against it alone, the gallery's server
+# time at 1,000 and 100,000 images, and the import of 100,000 images on one worker host and on two.
 # The thumbnail libraries compared with Pillow; PyTurboJPEG needs the system's libjpeg-turbo.
 bench-libs: venv
 	$(PIP) install -q -r requirements-bench.txt
@@ -62,6 +62,7 @@ bench-libs: venv
 bench: venv services bench-libs
 	MALLOC_ARENA_MAX=2 DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_import.py --images $${N:-10000} --workers threads:4
 	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_labeling.py --images 100000
+	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_gallery.py
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_manifest.py --images $${MANIFEST_N:-100000}
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_fairness.py --images $${FAIR_N:-20000}
 	$(MAKE) --no-print-directory bench-scaleout

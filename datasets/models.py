@@ -269,6 +269,8 @@ class Image(models.Model):
             models.Index(fields=["dataset", "is_labeled", "id"], name="image_dataset_labeled"),
             models.Index(fields=["dataset", "id"], name="image_dataset_errors", condition=~Q(error_code="")),
             models.Index(fields=["dataset", "file_name"], name="image_dataset_file_name"),
+            # "File name contains" has a trigram index on PostgreSQL, made by migration 0005 (not declared
+            # here: SQLite has no such index).
             models.Index(fields=["import_job"], name="image_import_job"),
             # "Are thumbnails still pending for this import?" answered without scanning its images.
             models.Index(fields=["import_job"], name="image_thumbnail_pending", condition=Q(needs_thumbnail=True)),

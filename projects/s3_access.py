@@ -20,9 +20,11 @@ next step.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Q
 
 from customlabels import s3
@@ -52,11 +54,19 @@ def refused_message(bucket: str, key: str = "") -> str:
 
 
 def grants_of(user_id: int) -> list[Grant]:
-    """The grants of the user and of the user's groups."""
-    rows = S3AccessGrant.objects.filter(Q(user_id=user_id) | Q(group__user__id=user_id)).values_list(
-        "bucket", "prefix", "can_write"
-    )
-    return [Grant(bucket=b, prefix=p, write=w) for b, p, w in rows]
+    """The grants of the user and of the user's groups.
+
+    Read on every page that shows S3 objects, so a revoke counts at once; written in SQL because the
+    ORM spent ten times as long compiling the join through the groups as the database answering it.
+    """
+    grants, memberships = S3AccessGrant._meta.db_table, get_user_model().groups.through._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT bucket, prefix, can_write FROM {grants} "
+            f"WHERE user_id = %s OR group_id IN (SELECT group_id FROM {memberships} WHERE user_id = %s)",
+            [user_id, user_id],
+        )
+        return [Grant(bucket=b, prefix=p, write=w) for b, p, w in cursor.fetchall()]
 
 
 def allowed(*, user_id: int, grants: list[Grant], console: str | None, bucket: str, key: str, use: Use) -> bool:
@@ -154,6 +164,16 @@ class UserS3:
     def presigned_get_url(self, bucket: str, key: str, *, content_disposition: str | None = None) -> str:
         self.check(bucket, key, use=Use.VIEW)
         return s3.presigned_get_url(bucket, key, content_disposition=content_disposition)
+
+    def presigner(self) -> Callable[[str, str], str]:
+        """presigned_get_url for many objects at once, as a function of (bucket, key) that checks each
+        and returns "" for an object the user may not view: what the URLs share is computed once."""
+        sign = s3.presigner()
+
+        def presign(bucket: str, key: str) -> str:
+            return sign(bucket, key) if self.allows(bucket, key, use=Use.VIEW) else ""
+
+        return presign
 
     def presigned_uri(self, uri: str) -> str:
         """The presigned URL of an s3:// URI, or "" when the user may not view it (any more) or it

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -22,12 +23,27 @@ def console_bucket() -> ConsoleBucket | None:
 _UNREAD = object()
 
 
+CONSOLE_BUCKET_CACHE_SECONDS = 60
+
+
 def request_console_bucket(request) -> ConsoleBucket | None:
     """console_bucket(), read once per request: the set-up check, the footer and the gallery's
-    thumbnails all need it."""
+    thumbnails all need it.
+
+    Every page needs it, and once created the bucket's row does not change (only an administrator
+    could edit it in the admin), so the web process keeps it for CONSOLE_BUCKET_CACHE_SECONDS
+    instead of asking the database on every request. Until it exists it is read every time, so
+    First Time Set Up takes effect at once.
+    """
     bucket = getattr(request, "_console_bucket", _UNREAD)
     if bucket is _UNREAD:
-        bucket = request._console_bucket = console_bucket()
+        key = f"console-bucket:{settings.AWS_DEFAULT_REGION}"
+        bucket = cache.get(key)
+        if bucket is None:
+            bucket = console_bucket()
+            if bucket is not None:
+                cache.set(key, bucket, timeout=CONSOLE_BUCKET_CACHE_SECONDS)
+        request._console_bucket = bucket
     return bucket
 
 

@@ -52,11 +52,16 @@ def seed_dataset(n: int):
     from django.db import connection
 
     from datasets.models import Dataset, Label
+    from projects import console_storage
     from projects import services as project_services
     from projects.models import Project
 
     user = get_user_model().objects.create_user(USERNAME, password=PASSWORD)
     project_services.console_bucket_create()
+    # The user may read the browsed images' bucket (so every card presigns its thumbnail and the image
+    # page its image) and the folder the concurrent import reads; without grants both are refused.
+    for location in ("s3://bench/", f"s3://{bi.SOURCE_BUCKET}/"):
+        project_services.s3_access_grant_set(location=location, user=user)
     project = Project.objects.create(owner=user, name="load", arn_suffix=1)
     dataset = Dataset.objects.create(project=project, name="browse", status="CREATE_COMPLETE", arn_suffix=1)
     labels = [Label.objects.create(dataset=dataset, name=name) for name in LABELS]
@@ -66,11 +71,11 @@ def seed_dataset(n: int):
             "INSERT INTO datasets_image (dataset_id, source_ref, file_name, format, width, height, size, etag, "
             "thumbnail_key, needs_thumbnail, error_code, error_message, problems, is_labeled, created_at) "
             "SELECT %s, 's3://bench/' || (ARRAY['cat','dog','bird'])[1 + g %% 3] || '/img-' || g || '.jpg', "
-            "'img-' || g || '.jpg', 'JPEG', 640, 480, 40000, '', 'thumbnails/' || %s || '/' || g || '.jpg', false, "
+            "'img-' || g || '.jpg', 'JPEG', 640, 480, 40000, '', %s || g || '.jpg', false, "
             "CASE WHEN g %% 50 = 0 THEN 'ERROR_INVALID_IMAGE' ELSE '' END, "
             "CASE WHEN g %% 50 = 0 THEN 'The image is invalid: it is 32×32 pixels.' ELSE '' END, '[]', true, now() "
             "FROM generate_series(1, %s) g",
-            [dataset.pk, dataset.pk, n],
+            [dataset.pk, console_storage.thumbnail_prefix(user.pk, dataset.pk), n],
         )
         cur.execute(
             "INSERT INTO datasets_imagelabel (image_id, label_id, created_at) "

@@ -273,3 +273,25 @@ def test_pages_keep_the_filter(client_user, console_bucket, project):
     second = client_user.get(f"{detail_url(dataset)}?{next_query}", headers=HTMX_GALLERY)
     assert file_names(second) == [f"img-{n:03d}.png" for n in range(100, 130, 2)]
     assert pagination_link(second, "next") is None
+
+
+def test_pages_of_a_file_name_filter_go_forward_and_back_through_its_matches_only(client_user, console_bucket, project):
+    dataset = DatasetFactory(project=project)
+    Image.objects.bulk_create(
+        [
+            Image(dataset=dataset, file_name=f"{'cat' if n % 3 else 'dog'}-{n:03d}.png", source_ref=f"s3://b/f/{n}.png")
+            for n in range(210)
+        ]
+    )
+    cats = [f"cat-{n:03d}.png" for n in range(210) if n % 3]
+    url = detail_url(dataset)
+
+    first = client_user.get(f"{url}?name=CAT")
+    second = client_user.get(f"{url}?{pagination_link(first, 'next')}", headers=HTMX_GALLERY)
+    third = client_user.get(f"{url}?{pagination_link(second, 'next')}", headers=HTMX_GALLERY)
+    back = client_user.get(f"{url}?{pagination_link(third, 'prev')}", headers=HTMX_GALLERY)
+
+    assert parse_qs(pagination_link(first, "next"))["name"] == ["CAT"]
+    assert [file_names(page) for page in (first, second, third)] == [cats[:50], cats[50:100], cats[100:]]
+    assert pagination_link(third, "next") is None
+    assert file_names(back) == cats[50:100]
