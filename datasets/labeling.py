@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from . import rules, selectors
+from . import counts, rules
 from .errors import DatasetError, ErrorCode
 from .models import BoundingBox, Dataset, Image, ImageLabel, Label, LabelingAction
 from .services import dataset_changed
@@ -193,7 +193,7 @@ def images_labels_assign(*, dataset: Dataset, user, label_ids: Iterable[int], im
             added_by_label[label.pk] = max(cursor.rowcount, 0)
     added = sum(added_by_label.values())
     newly_labeled = images.filter(dataset=dataset, is_labeled=False).update(is_labeled=True)
-    if selectors.counts_cached(dataset_id=dataset.pk, version=version):
+    if counts.counts_cached(dataset_id=dataset.pk, version=version):
         # Carry the cached counts over instead of recounting. An image that had the label on a box
         # already counted among the label's images.
         newly_using = {
@@ -201,7 +201,7 @@ def images_labels_assign(*, dataset: Dataset, user, label_ids: Iterable[int], im
         }
         new_version = Dataset.objects.filter(pk=dataset.pk).values_list("stats_version", flat=True).get()
         transaction.on_commit(
-            lambda: selectors.counts_follow(
+            lambda: counts.counts_follow(
                 dataset_id=dataset.pk,
                 version=version,
                 new_version=new_version,

@@ -5,7 +5,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from customlabels import s3_names
-from datasets import selectors as dataset_selectors
+from datasets import counts as dataset_counts
 
 from . import console_storage, selectors, services
 from .confirm_delete import delete_page
@@ -59,7 +59,7 @@ def project_detail(request, pk):
     project = selectors.project_get(user=request.user, pk=pk)
     datasets = list(project.datasets.order_by("-created_at", "-id"))
     # Polled every 2 s while an import runs: the counts the gallery caches, not a count of every image.
-    counts = dataset_selectors.datasets_image_counts(datasets=datasets)
+    counts = dataset_counts.datasets_image_counts(datasets=datasets)
     for dataset in datasets:
         dataset.image_count = counts[dataset.pk]
     context = {"project": project, "datasets": datasets, "polling": any(d.is_in_progress for d in datasets)}

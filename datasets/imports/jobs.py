@@ -25,7 +25,7 @@ from customlabels.celery import send_after_commit
 from projects.models import Project
 from projects.s3_access import UserS3
 
-from .. import rules, selectors, services
+from .. import counts, rules, services
 from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, ImportJob, ImportReportItem, Label
 
 # The task that starts (and "Retry import" restarts) an import of each source.
@@ -271,7 +271,7 @@ def chunk_done(*, chunk: ImportChunk, job: ImportJob, image_ids: list[int]) -> N
         Dataset.objects.select_for_update().filter(pk=job.dataset_id).values_list("stats_version", flat=True).get()
     )
     services.dataset_changed(dataset_id=job.dataset_id)
-    if image_ids and selectors.counts_cached(dataset_id=job.dataset_id, version=version):
+    if image_ids and counts.counts_cached(dataset_id=job.dataset_id, version=version):
         _counts_carry(dataset_id=job.dataset_id, version=version, image_ids=image_ids, errors=errors)
     chunks_queue(job_id=job.pk)
 
@@ -288,7 +288,7 @@ def _counts_carry(*, dataset_id: int, version: int, image_ids: list[int], errors
         boxes[label_id] += 1
     label_images = Counter(label_id for label_id, _ in pairs)
     transaction.on_commit(
-        lambda: selectors.counts_follow(
+        lambda: counts.counts_follow(
             dataset_id=dataset_id,
             version=version,
             new_version=version + 1,

@@ -12,7 +12,7 @@ from projects import selectors as project_selectors
 from projects.confirm_delete import delete_page
 from projects.s3_access import request_s3
 
-from .. import imports, selectors, services
+from .. import counts, imports, selectors, services
 from ..errors import DatasetError
 from ..forms import DatasetCreateForm, S3FolderForm
 from ..imports import recovery
@@ -125,7 +125,7 @@ def dataset_delete(request, pk):
         context=lambda: {
             "dataset": dataset,
             "project": dataset.project,
-            "stats": selectors.dataset_stats(dataset=dataset),
+            "stats": counts.dataset_stats(dataset=dataset),
         },
         template="datasets/dataset_delete.html",
         delete=lambda: services.dataset_delete(dataset=dataset),

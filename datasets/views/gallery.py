@@ -9,7 +9,7 @@ from customlabels.numbers import int_or_none
 from projects import selectors as project_selectors
 from projects.s3_access import Use, request_s3
 
-from .. import labeling, selectors
+from .. import counts, labeling, selectors
 from ..imports import progress as import_progress
 from ..imports import recovery
 from ..models import Dataset
@@ -73,7 +73,7 @@ def gallery_context(request, dataset: Dataset, *, selected: set[int] | None = No
         selected=selected,
         all_matching=all_matching,
     )
-    stats, labels = selectors.dataset_counts(dataset=dataset, version=dataset.stats_version)
+    stats, labels = counts.dataset_counts(dataset=dataset, version=dataset.stats_version)
     context = {
         "dataset": dataset,
         "project": dataset.project,

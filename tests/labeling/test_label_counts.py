@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
+from datasets import counts as dataset_counts
 from datasets import labeling, selectors
 from datasets.models import Image
 from tests.factories import BoundingBoxFactory, DatasetFactory, ImageFactory, ImageLabelFactory, LabelFactory
@@ -23,7 +24,9 @@ def box(image, label):
 
 
 def counts(dataset) -> dict[str, tuple[int, int]]:
-    return {lb.name: (lb.image_count, lb.box_count) for lb in selectors.dataset_labels_with_counts(dataset=dataset)}
+    return {
+        lb.name: (lb.image_count, lb.box_count) for lb in dataset_counts.dataset_labels_with_counts(dataset=dataset)
+    }
 
 
 def fresh_counts(dataset) -> dict[str, tuple[int, int]]:
@@ -79,9 +82,9 @@ def test_assigning_a_label_to_images_that_have_its_boxes_carries_over_exact_coun
         )
     dataset.refresh_from_db()
     # Carried over, not recounted: the new version's counts are in the cache before anything reads them.
-    assert selectors.counts_cached(dataset_id=dataset.pk, version=dataset.stats_version)
-    carried = counts(dataset), selectors.dataset_stats(dataset=dataset)
-    assert carried == (fresh_counts(dataset), selectors.dataset_stats(dataset=dataset))
+    assert dataset_counts.counts_cached(dataset_id=dataset.pk, version=dataset.stats_version)
+    carried = counts(dataset), dataset_counts.dataset_stats(dataset=dataset)
+    assert carried == (fresh_counts(dataset), dataset_counts.dataset_stats(dataset=dataset))
     # cat: images 0, 1 had its boxes, 2 had it already; 3 and 4 are new. dog: 3 had its box.
     assert carried[0] == {"cat": (6, 4), "dog": (5, 1)}
     assert carried[1].labeled == 6

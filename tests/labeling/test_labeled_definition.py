@@ -6,7 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from datasets import labeling, selectors
+from datasets import counts, labeling, selectors
 from datasets.models import Image
 from datasets.operations.export import _manifest_batches
 from tests.factories import DatasetFactory, ImageFactory, LabelFactory
@@ -65,7 +65,7 @@ def test_statistics_filters_and_the_exported_manifest_agree_on_which_images_are_
         == labeled
     )
     assert set(Image.objects.filter(dataset=dataset).labeled().values_list("pk", flat=True)) == labeled
-    stats = selectors.dataset_stats(dataset=dataset)
+    stats = counts.dataset_stats(dataset=dataset)
     assert (stats.labeled, stats.unlabeled) == (3, 1)
 
     def shown(show):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from datasets import labeling
+from datasets import counts, labeling
 from datasets.errors import DatasetError
 from datasets.models import BoundingBox, Image, ImageLabel, Label
 from datasets.selectors import GalleryFilter, _filtered
@@ -169,13 +169,11 @@ def test_import_label_list_only_into_a_dataset_without_labels(dataset, user):
 def test_counts_carried_over_after_an_assignment_equal_a_fresh_count(dataset, user, django_capture_on_commit_callbacks):
     from django.core.cache import cache
 
-    from datasets import selectors
-
     echo, dot = LabelFactory(dataset=dataset, name="echo"), LabelFactory(dataset=dataset, name="dot")
     images = images_of(dataset, 6)
     ImageLabelFactory(image=images[0], label=dot)
     Image.objects.filter(pk=images[0].pk).update(is_labeled=True)
-    selectors.dataset_stats(dataset=dataset)  # warm the cache
+    counts.dataset_stats(dataset=dataset)  # warm the cache
     with django_capture_on_commit_callbacks(execute=True):
         labeling.images_labels_assign(
             dataset=dataset,
@@ -183,9 +181,9 @@ def test_counts_carried_over_after_an_assignment_equal_a_fresh_count(dataset, us
             label_ids=[echo.pk, dot.pk],
             images=Image.objects.filter(pk__in=[i.pk for i in images[:4]]),
         )
-    carried = (selectors.dataset_stats(dataset=dataset), selectors.dataset_labels_with_counts(dataset=dataset))
+    carried = (counts.dataset_stats(dataset=dataset), counts.dataset_labels_with_counts(dataset=dataset))
     cache.clear()
-    fresh = (selectors.dataset_stats(dataset=dataset), selectors.dataset_labels_with_counts(dataset=dataset))
+    fresh = (counts.dataset_stats(dataset=dataset), counts.dataset_labels_with_counts(dataset=dataset))
     assert carried[0] == fresh[0] and carried[0].labeled == 4
     assert [(lb.name, lb.image_count) for lb in carried[1]] == [(lb.name, lb.image_count) for lb in fresh[1]]
     assert [(lb.name, lb.image_count) for lb in fresh[1]] == [("dot", 4), ("echo", 4)]

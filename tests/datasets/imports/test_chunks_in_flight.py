@@ -11,7 +11,7 @@ from django.test.utils import override_settings
 
 from customlabels import s3 as s3_module
 from customlabels.s3 import parse_location
-from datasets import selectors
+from datasets import counts
 from datasets.imports import manifest as manifest_import
 from datasets.imports import recovery, s3_folder
 from datasets.models import Dataset, ImportChunk, ImportJob
@@ -139,7 +139,7 @@ def test_chunks_carry_the_cached_counts_forward_so_no_poll_recounts_the_dataset(
     job = start_import(project, bucket)
     dataset = job.dataset
     s3_folder.import_list(job_id=job.pk)
-    selectors.dataset_stats(dataset=dataset)  # someone watches: the counts of this version are cached
+    counts.dataset_stats(dataset=dataset)  # someone watches: the counts of this version are cached
 
     while chunk := job.chunks.filter(queued=True, done=False).order_by("seq").first():
         with django_capture_on_commit_callbacks() as callbacks:
@@ -149,10 +149,10 @@ def test_chunks_carry_the_cached_counts_forward_so_no_poll_recounts_the_dataset(
             if "_counts_carry" in callback.__qualname__:
                 callback()
         version = Dataset.objects.values_list("stats_version", flat=True).get(pk=dataset.pk)
-        assert selectors.counts_cached(dataset_id=dataset.pk, version=version)
-        carried = selectors._counts(dataset=dataset)
+        assert counts.counts_cached(dataset_id=dataset.pk, version=version)
+        carried = counts._counts(dataset=dataset)
         cache.clear()
-        assert selectors._counts(dataset=dataset) == carried
-    stats, labels = selectors.dataset_counts(dataset=dataset)
+        assert counts._counts(dataset=dataset) == carried
+    stats, labels = counts.dataset_counts(dataset=dataset)
     assert (stats.total, stats.labeled, stats.errors, stats.labels) == (11, 10, 1, 2)
     assert {label.name: label.image_count for label in labels} == {"echo": 5, "dot": 5}
