@@ -102,6 +102,9 @@ def run(*, n: int, in_flight: int, env: dict, workdir: Path, args, result: dict)
     project_b = project_services.project_create(owner=users.create_user(username="bob"), name="small")
     large = s3.parse_location(f"s3://{bi.SOURCE_BUCKET}/{bi.SOURCE_PREFIX}")
     small = s3.parse_location(f"s3://{bi.SOURCE_BUCKET}/{SMALL_PREFIX}")
+    # Default deny: each user may import their own folder because an administrator granted it.
+    project_services.s3_access_grant_set(location=large.uri, user=project_a.owner)
+    project_services.s3_access_grant_set(location=small.uri, user=project_b.owner)
 
     def start(project, location, name: str) -> Dataset:
         with transaction.atomic():
@@ -235,6 +238,7 @@ def main() -> int:
             "AWS_S3_ENDPOINT_URL": server.endpoint,
             "AWS_ACCESS_KEY_ID": bi.ACCESS_KEY,
             "AWS_SECRET_ACCESS_KEY": bi.SECRET_KEY,
+            "SECRET_KEY": bi.DJANGO_SECRET_KEY,
             "AWS_DEFAULT_REGION": "us-east-1",
             "DJANGO_SETTINGS_MODULE": "customlabels.settings",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(bi.REPO), os.environ.get("PYTHONPATH")])),
