@@ -180,9 +180,11 @@ def run(*, n: int, env: dict, workdir: Path, args, server, results: dict) -> Non
         from django.db import connection
 
         with connection.cursor() as cur:
+            # Where the thumbnail task puts them: the owner's console storage.
             cur.execute(
-                "UPDATE datasets_image SET thumbnail_key = 'thumbnails/' || dataset_id || '/' || id || '.jpg', "
-                "needs_thumbnail = false"
+                "UPDATE datasets_image SET thumbnail_key = %s || dataset_id || '/' || id || '.jpg', "
+                "needs_thumbnail = false",
+                [f"users/{user.pk}/thumbnails/"],
             )
             cur.execute("ANALYZE")
         results["quiet_before_gallery"] = bi.wait_for_quiet(args.quiet_wait)
