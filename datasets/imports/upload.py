@@ -8,9 +8,7 @@ refused file. Unlike the S3 import, a file that breaks a limit is refused, not s
 
 from __future__ import annotations
 
-import functools
 import logging
-import os
 import re
 import unicodedata
 import uuid
@@ -30,10 +28,11 @@ from customlabels.text import counted, was_were
 from projects.console_storage import assets_prefix, thumbnail_key
 from projects.models import Project
 
-from .. import rules, selectors, services
+from .. import rules, services
 from ..errors import DatasetError, ErrorCode
 from ..models import Dataset, Image, ImportJob, ImportReportItem
 from ..operations import thumbnails
+from .upload_storage import console_storage
 
 log = logging.getLogger(__name__)
 
@@ -168,40 +167,6 @@ def _read(upload: UploadedFile) -> tuple[bytes, int]:
     upload.seek(0)
     data = upload.read(rules.HEADER_BYTES_MAX if size > rules.MAX_IMAGE_BYTES else size)
     return data, size
-
-
-@functools.lru_cache(maxsize=4)
-def _storage(
-    bucket: str, endpoint: str | None, access_key: str | None, secret_key: str | None, region: str, pid: int
-) -> S3Storage:
-    # The same botocore configuration as the console's own client (path-style addressing, SigV4,
-    # checksums only when required, timeouts), so uploads work on every S3 server it works on.
-    # Every upload has a key of its own (_images_store), so overwriting never replaces another
-    # image's object; it only spares django-storages an existence check per file.
-    return S3Storage(
-        bucket_name=bucket,
-        endpoint_url=endpoint,
-        access_key=access_key,
-        secret_key=secret_key,
-        region_name=region,
-        addressing_style="path",
-        signature_version="s3v4",
-        client_config=s3.client().meta.config,
-        file_overwrite=True,
-        default_acl=None,
-    )
-
-
-def console_storage() -> S3Storage:
-    """django-storages' S3 storage on the console bucket, configured from settings."""
-    return _storage(
-        selectors.console_bucket_name(),
-        settings.AWS_S3_ENDPOINT_URL,
-        settings.AWS_ACCESS_KEY_ID,
-        settings.AWS_SECRET_ACCESS_KEY,
-        settings.AWS_DEFAULT_REGION,
-        os.getpid(),
-    )
 
 
 def images_upload(*, dataset: Dataset, user, files: Sequence[UploadedFile], batch: str = "") -> UploadResult:
