@@ -1,8 +1,9 @@
 import logging
 import os
+import sys
 from collections.abc import Callable
 
-from celery import Celery
+from celery import Celery, signals
 from django.db import transaction
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "customlabels.settings")
@@ -12,6 +13,15 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 log = logging.getLogger(__name__)
+
+
+@signals.worker_init.connect
+def _switch_interval(**kwargs) -> None:
+    """The interpreter's thread switch interval for the worker (settings.WORKER_SWITCH_INTERVAL),
+    set before the pool starts so prefork children inherit it."""
+    from django.conf import settings
+
+    sys.setswitchinterval(settings.WORKER_SWITCH_INTERVAL)
 
 
 def send_after_commit(task_name: str, *args, on_error: Callable[[], None] | None = None):

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import threading
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -22,7 +24,7 @@ from botocore.exceptions import (
 )
 from django.conf import settings
 
-from . import sigv4
+from . import s3_http, sigv4
 from .lines import lines_split
 from .s3_names import (
     S3AccessDenied,
@@ -57,23 +59,26 @@ __all__ = [
 LIST_PAGE_SIZE = settings.IMPORT_LIST_PAGE_SIZE
 
 
-_lock = threading.Lock()
-_cached: tuple | None = None
+_lock = threading.RLock()
+_cached: dict[str, tuple] = {}
+
+
+def _per_process(name: str, factory: Callable[[], object]):
+    """What `factory` makes, once per process and S3 configuration (tests and forks change them)."""
+    key = (os.getpid(), settings.AWS_S3_ENDPOINT_URL, settings.AWS_ACCESS_KEY_ID, settings.AWS_DEFAULT_REGION)
+    cached = _cached.get(name)
+    if cached is None or cached[0] != key:
+        with _lock:
+            cached = _cached.get(name)
+            if cached is None or cached[0] != key:
+                cached = _cached[name] = (key, factory())
+    return cached[1]
 
 
 def client():
     """The process's boto3 S3 client. Clients are thread-safe, so the header-reading threads share
     one (and its connection pool); building one costs tens of milliseconds and megabytes."""
-    global _cached
-    key = (os.getpid(), settings.AWS_S3_ENDPOINT_URL, settings.AWS_ACCESS_KEY_ID, settings.AWS_DEFAULT_REGION)
-    cached = _cached
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    with _lock:
-        if _cached is not None and _cached[0] == key:
-            return _cached[1]
-        _cached = (key, _client_new())
-        return _cached[1]
+    return _per_process("client", _client_new)
 
 
 def _client_new():
@@ -100,28 +105,33 @@ def _client_new():
 
 
 def _translate(exc: Exception, *, bucket: str, key: str | None = None) -> S3Error:
-    if isinstance(exc, (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError)):
+    if isinstance(exc, (EndpointConnectionError, ConnectionClosedError, ReadTimeoutError, s3_http.Unreachable)):
         return S3Unreachable("S3 could not be reached. Check that the S3 endpoint is running and try again.")
     if isinstance(exc, ClientError):
         code = str(exc.response.get("Error", {}).get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code in ("NoSuchBucket",) or (status == 404 and key is None):
-            return S3BucketNotFound(f"The bucket “{bucket}” does not exist.")
-        if code in ("NoSuchKey", "404", "NotFound") or status == 404:
-            return S3ObjectNotFound(f"The object s3://{bucket}/{key} does not exist.")
-        if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled") or status == 403:
-            return S3AccessDenied(
-                f"Access to the bucket “{bucket}” was denied. The console needs the s3:ListBucket and "
-                "s3:GetObject permissions on it."
-            )
-        if code == "InvalidBucketName":
-            return S3LocationInvalid(f"“{bucket}” is not a valid bucket name.")
-        if status and status >= 500:
-            return S3Unreachable(f"S3 answered with an error ({code or status}). Try again later.")
-        return S3Error(f"S3 refused the request ({code or status}).")
+        return _translate_code(code, status, bucket=bucket, key=key)
     if isinstance(exc, BotoCoreError):
         return S3Unreachable(f"S3 could not be reached ({exc.__class__.__name__}).")
     return S3Error(str(exc))
+
+
+def _translate_code(code: str, status: int | None, *, bucket: str, key: str | None) -> S3Error:
+    """The exception for S3's error `code` and HTTP `status`, from boto3 or from s3_http alike."""
+    if code in ("NoSuchBucket",) or (status == 404 and key is None):
+        return S3BucketNotFound(f"The bucket “{bucket}” does not exist.")
+    if code in ("NoSuchKey", "404", "NotFound") or status == 404:
+        return S3ObjectNotFound(f"The object s3://{bucket}/{key} does not exist.")
+    if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled") or status == 403:
+        return S3AccessDenied(
+            f"Access to the bucket “{bucket}” was denied. The console needs the s3:ListBucket and "
+            "s3:GetObject permissions on it."
+        )
+    if code == "InvalidBucketName":
+        return S3LocationInvalid(f"“{bucket}” is not a valid bucket name.")
+    if status and status >= 500:
+        return S3Unreachable(f"S3 answered with an error ({code or status}). Try again later.")
+    return S3Error(f"S3 refused the request ({code or status}).")
 
 
 def head_bucket(bucket: str) -> None:
@@ -180,6 +190,9 @@ def read_range(bucket: str, key: str, length: int, *, start: int = 0) -> bytes:
     Some servers ignore Range and answer 200 with the whole body; we still stop reading after
     `length` bytes so a huge object never lands in memory.
     """
+    getter = _getter()
+    if getter is not None:
+        return _reply_checked(_get(getter, bucket, key, start=start, length=length), bucket=bucket, key=key).data
     try:
         resp = client().get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{start + length - 1}")
         body = resp["Body"]
@@ -189,6 +202,43 @@ def read_range(bucket: str, key: str, length: int, *, start: int = 0) -> bytes:
             body.close()
     except (ClientError, BotoCoreError) as exc:
         raise _translate(exc, bucket=bucket, key=key) from exc
+
+
+def _getter() -> s3_http.RangedGetter | None:
+    """The process's plain-HTTP ranged reader (s3_http), or None where boto3 must do the reads: no
+    static keys (an instance role's credentials), or a proxy in the environment."""
+    return _per_process("getter", _getter_new)
+
+
+def _getter_new() -> s3_http.RangedGetter | None:
+    if not (settings.AWS_ACCESS_KEY_ID and settings.AWS_SECRET_ACCESS_KEY) or os.environ.get("AWS_SESSION_TOKEN"):
+        return None
+    endpoint = settings.AWS_S3_ENDPOINT_URL or client().meta.endpoint_url
+    if urllib.request.getproxies() and not urllib.request.proxy_bypass(urlsplit(endpoint).hostname or ""):
+        return None
+    return s3_http.RangedGetter(
+        endpoint_url=endpoint,
+        access_key=settings.AWS_ACCESS_KEY_ID,
+        secret_key=settings.AWS_SECRET_ACCESS_KEY,
+        region=settings.AWS_DEFAULT_REGION,
+        pool_size=max(32, settings.IMPORT_HEADER_THREADS * 2),
+        connect_timeout=5,
+        read_timeout=30,
+        ca_certs=os.environ.get("AWS_CA_BUNDLE") or None,
+    )
+
+
+def _get(getter: s3_http.RangedGetter, bucket: str, key: str, *, start: int, length: int) -> s3_http.Reply:
+    try:
+        return getter.get(bucket, key, start=start, length=length)
+    except s3_http.Unreachable as exc:
+        raise _translate(exc, bucket=bucket, key=key) from exc
+
+
+def _reply_checked(reply: s3_http.Reply, *, bucket: str, key: str) -> s3_http.Reply:
+    if reply.status not in (200, 206):
+        raise _translate_code(reply.code, reply.status, bucket=bucket, key=key)
+    return reply
 
 
 def read_object(bucket: str, key: str, *, max_bytes: int) -> bytes:
@@ -284,6 +334,13 @@ def read_range_sized(bucket: str, key: str, length: int) -> tuple[bytes, int, st
     manifest's source-ref) needs no HeadObject. An empty object, whose every range S3 refuses
     (416 InvalidRange), reads as no bytes.
     """
+    getter = _getter()
+    if getter is not None:
+        reply = _get(getter, bucket, key, start=0, length=length)
+        if reply.status == 416 and reply.code in ("InvalidRange", ""):
+            return b"", 0, ""
+        reply = _reply_checked(reply, bucket=bucket, key=key)
+        return reply.data, _object_size(reply.content_range, reply.content_length, reply.data), reply.etag
     try:
         resp = client().get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{length - 1}")
     except ClientError as exc:
@@ -299,10 +356,17 @@ def read_range_sized(bucket: str, key: str, length: int) -> tuple[bytes, int, st
         raise _translate(exc, bucket=bucket, key=key) from exc
     finally:
         body.close()
+    return (
+        data,
+        _object_size(str(resp.get("ContentRange", "")), resp.get("ContentLength"), data),
+        str(resp.get("ETag", "")).strip('"'),
+    )
+
+
+def _object_size(content_range: str, content_length: int | None, data: bytes) -> int:
     # "bytes 0-16383/52000"; a server that ignores Range answers 200 with the whole object instead.
-    total = str(resp.get("ContentRange", "")).rpartition("/")[2]
-    size = int(total) if total.isdigit() else int(resp.get("ContentLength", len(data)))
-    return data, size, str(resp.get("ETag", "")).strip('"')
+    total = content_range.rpartition("/")[2]
+    return int(total) if total.isdigit() else int(content_length if content_length is not None else len(data))
 
 
 LINE_READ_SIZE = 256 * 1024

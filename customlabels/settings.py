@@ -180,6 +180,12 @@ IMPORT_LIST_PAGE_SIZE = min(1000, env.int("IMPORT_LIST_PAGE_SIZE", default=1000)
 # interpreter busy: measured, one import runs about as fast with 1 as with 2 or 4, and
 # another user's import far faster beside it (README, Configuration).
 IMPORT_CHUNKS_IN_FLIGHT = max(1, env.int("IMPORT_CHUNKS_IN_FLIGHT", default=1))
+# How often (seconds) a worker's interpreter lets another of its threads run (Python's default is
+# 0.005). A threads pool runs one user's large import beside another's small one in one process:
+# each of the small one's many short database and S3 calls waits up to this long for the
+# interpreter after it returns, so the default made a 100-image import 6× slower beside a large one
+# (bench_fairness; README, Configuration).
+WORKER_SWITCH_INTERVAL = env.float("WORKER_SWITCH_INTERVAL", default=0.0005)
 # Imports (S3 folder, manifest, copy, test dataset) one user runs at once; further ones wait.
 IMPORTS_PER_USER = max(1, env.int("IMPORTS_PER_USER", default=2))
 # Images a dataset may hold (spec §4: "The default is 250,000."); an import that would cross it fails.
