@@ -70,6 +70,7 @@ def dataset_copy(*, job_id: int) -> bool:
             return False
         if refused := _refused(reader=jobs.job_s3(job=job), source_id=source_id):
             jobs.job_fail(job_id=job.pk, message=refused)
+            return False
         if Image.objects.filter(dataset_id=source_id).count() > settings.IMAGES_PER_DATASET:
             jobs.job_fail(job_id=job.pk, message=rules.too_many_images_message(settings.IMAGES_PER_DATASET))
             return False

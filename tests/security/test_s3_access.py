@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 
@@ -242,6 +243,25 @@ def test_a_dataset_holding_an_image_bob_may_no_longer_read_is_not_copied_and_not
     gallery = page(world["bob_client"].get(reverse("datasets:detail", args=[mine.pk])))
     cards = {c.find(cls="name").text(): c for c in gallery.by_id("gallery").find_all("li", cls="card")}
     assert "No access" in cards["scan-001.png"].text()
+
+
+def test_a_grant_revoked_after_submit_fails_the_copy_in_the_worker_and_copies_nothing(celery_worker_proc, world):
+    alice = world["alice"]
+    scans = DatasetFactory(project=world["alice_project"], name="scans")
+    secret = f"s3://{world['private']}/medical/scan-001.png"
+    ImageFactory(dataset=scans, source_ref=secret, file_name="scan-001.png")
+    with transaction.atomic():  # the worker gets the copy once both are committed
+        copy = copy_import.dataset_create_copy(project=world["alice_project"], name="copy", source=scans, user=alice)
+        services.s3_access_grant_set(location=f"s3://{world['private']}", user=alice, revoke=True)
+
+    job = ImportJob.objects.get(dataset=copy)
+    wait_until(lambda: ImportJob.objects.get(pk=job.pk).is_finished, what="the copy in the worker")
+    copy.refresh_from_db()
+    job.refresh_from_db()
+    assert copy.status == Dataset.Status.CREATE_FAILED
+    assert job.status == ImportJob.Status.FAILED
+    assert copy.status_message.startswith(refused(secret))
+    assert not Image.objects.filter(dataset=copy).exists()
 
 
 def test_revoking_a_grant_stops_presigned_urls_of_images_already_imported(celery_worker_proc, world):
