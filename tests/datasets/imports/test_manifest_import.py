@@ -8,6 +8,7 @@ import json
 
 import pytest
 from django.db import transaction
+from django.test import override_settings
 
 from customlabels import s3 as s3_module
 from datasets import imports
@@ -535,6 +536,27 @@ def test_a_read_replayed_after_a_crash_stores_and_counts_each_chunk_once(project
     job.dataset.refresh_from_db()
     assert job.dataset.status == Dataset.Status.CREATE_COMPLETE
     assert ImportChunk.objects.filter(job=job, done=False).count() == 0
+
+
+@pytest.mark.django_db
+@override_settings(IMPORT_SKIPPED_LISTED=3)
+def test_dropped_lines_past_the_cap_are_counted_but_not_listed(project, images_bucket, s3):
+    # 5 blank lines of 30: dropped and listed up to the cap, and within the 20% rule.
+    lines = [classification(f"s3://{images_bucket}/gt/filler-{n:02}.png", "a") for n in range(25)] + [""] * 5
+    job = start(project, put_manifest(s3, images_bucket, lines))
+
+    manifest_import.manifest_read(job_id=job.pk)
+    for chunk in job.chunks.order_by("seq"):
+        manifest_import.manifest_chunk(chunk_id=chunk.pk)
+    manifest_import.manifest_finish_if_done(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.SUCCEEDED, job.message
+    assert (job.found, job.skipped) == (30, 5)
+    assert sorted(job.report_items.values_list("key", flat=True)) == ["line 26", "line 27", "line 28"]
+    assert job.message == (
+        "25 imported, 0 with errors or warnings, 5 lines dropped. The first 3 are listed in the report."
+    )
 
 
 def test_the_line_reader_splits_on_line_breaks_across_reads_and_cuts_overlong_lines(make_bucket, s3, monkeypatch):
