@@ -6,11 +6,13 @@ import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, TextField
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -131,30 +133,86 @@ def _manifest_batches(*, dataset_id: int) -> Iterator[list[str]]:
     decoded only when it holds something, as most images have none.
     """
     names = dict(Label.objects.filter(dataset_id=dataset_id).values_list("id", "name"))
-    rows = (
-        Image.objects.filter(dataset_id=dataset_id)
-        .order_by("id")
+    rows = _entry_rows(Image.objects.filter(dataset_id=dataset_id)).iterator(chunk_size=EXPORT_BATCH)
+    while batch := list(itertools.islice(rows, EXPORT_BATCH)):
+        in_batch = {"label__dataset_id": dataset_id, "image_id__gte": batch[0][0], "image_id__lte": batch[-1][0]}
+        yield _lines(batch, in_batch, names)
+
+
+def _entry_rows(images):
+    return (
+        images.order_by("id")
         .annotate(problems_text=Cast("problems", TextField()))
         .values_list(
             "id", "source_ref", "width", "height", "error_code", "error_message", "problems_text", "created_at"
         )
-        .iterator(chunk_size=EXPORT_BATCH)
     )
-    while batch := list(itertools.islice(rows, EXPORT_BATCH)):
-        in_batch = {"label__dataset_id": dataset_id, "image_id__gte": batch[0][0], "image_id__lte": batch[-1][0]}
-        labels: dict[int, list[tuple[str, object]]] = defaultdict(list)
-        for image_id, label_id, created in (
-            ImageLabel.objects.filter(**in_batch).order_by("id").values_list("image_id", "label_id", "created_at")
-        ):
-            labels[image_id].append((names[label_id], created))
-        boxes: dict[int, list[tuple]] = defaultdict(list)
-        for image_id, *box in (
-            BoundingBox.objects.filter(**in_batch)
-            .order_by("id")
-            .values_list("image_id", "label_id", "left", "top", "width", "height", "created_at")
-        ):
-            boxes[image_id].append(box)
-        yield [_manifest_line(row, labels.get(row[0], ()), boxes.get(row[0], ()), names) for row in batch]
+
+
+def _lines(batch: list[tuple], in_batch: dict, names: dict[int, str]) -> list[str]:
+    """The manifest lines of a batch of _entry_rows, whose labels and boxes `in_batch` selects."""
+    labels: dict[int, list[tuple[str, object]]] = defaultdict(list)
+    for image_id, label_id, created in (
+        ImageLabel.objects.filter(**in_batch).order_by("id").values_list("image_id", "label_id", "created_at")
+    ):
+        labels[image_id].append((names[label_id], created))
+    boxes: dict[int, list[tuple]] = defaultdict(list)
+    for image_id, *box in (
+        BoundingBox.objects.filter(**in_batch)
+        .order_by("id")
+        .values_list("image_id", "label_id", "left", "top", "width", "height", "created_at")
+    ):
+        boxes[image_id].append(box)
+    return [_manifest_line(row, labels.get(row[0], ()), boxes.get(row[0], ()), names) for row in batch]
+
+
+@dataclass(frozen=True)
+class EntriesFilter:
+    """ListDatasetEntries' filters, combined with AND: labeled True/False or None for both,
+    has_errors, any of label_names (image-level or on a box), source_ref_contains (a substring)."""
+
+    labeled: bool | None = None
+    has_errors: bool = False
+    label_names: tuple[str, ...] = ()
+    source_ref_contains: str = ""
+
+
+def dataset_entries_page(
+    *, dataset_id: int, filters: EntriesFilter, after: int | None, limit: int
+) -> tuple[list[str], int | None]:
+    """One page of ListDatasetEntries: the manifest lines (as Download manifest writes them) of the
+    dataset's images that match, in id order after the image id `after`, at most `limit`; and the id
+    to continue after, or None when this is the last page. A keyset page: any page costs the same.
+    Each page reads the rows committed when it is asked for, as each API call does."""
+    images = Image.objects.filter(dataset_id=dataset_id)
+    if after is not None:
+        images = images.filter(pk__gt=after)
+    if filters.labeled is not None:
+        images = images.filter(is_labeled=filters.labeled)
+    if filters.has_errors:
+        images = images.exclude(error_code="")
+    if filters.source_ref_contains:
+        images = images.filter(source_ref__contains=filters.source_ref_contains)
+    names = dict(Label.objects.filter(dataset_id=dataset_id).values_list("id", "name"))
+    if filters.label_names:
+        label_ids = [pk for pk, name in names.items() if name in filters.label_names]
+        if not label_ids:
+            return [], None
+        marks = ", ".join(["%s"] * len(label_ids))
+        images = images.filter(
+            id__in=RawSQL(
+                f"SELECT image_id FROM {ImageLabel._meta.db_table} WHERE label_id IN ({marks}) "
+                f"UNION SELECT image_id FROM {BoundingBox._meta.db_table} WHERE label_id IN ({marks})",
+                [*label_ids, *label_ids],
+            )
+        )
+    batch = list(_entry_rows(images)[: limit + 1])
+    more = len(batch) > limit
+    batch = batch[:limit]
+    if not batch:
+        return [], None
+    lines = _lines(batch, {"image_id__in": [row[0] for row in batch]}, names)
+    return lines, batch[-1][0] if more else None
 
 
 def _manifest_line(row: tuple, labels, boxes, names: dict[int, str]) -> str:
