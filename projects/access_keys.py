@@ -84,7 +84,7 @@ def access_key_secret(*, access_key_id: str) -> tuple[AccessKey, str] | None:
     """The active key with this id and its secret in plain text, or None (no such key, or inactive).
     Raises ProjectError when the secret can't be decrypted with ACCESS_KEY_ENCRYPTION_KEYS."""
     key = AccessKey.objects.select_related("user").filter(access_key_id=access_key_id).first()
-    if key is None or not key.user.is_active:
+    if key is None or not key.is_active or not key.user.is_active:
         return None
     try:
         secret = _fernet().decrypt(key.secret_encrypted.encode()).decode()

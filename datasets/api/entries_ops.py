@@ -28,12 +28,12 @@ def _listable(dataset) -> None:
 def list_dataset_entries(*, user, params: dict) -> dict:
     """A page of the dataset's entries (manifest lines), filtered. HasErrors false, as scripts send
     it, means no filter; Labeled false means unlabeled images. The last page has no NextToken."""
-    dataset = arns.dataset_arn_param(user=user, params=params)
     labels = checks.string_list(params, "ContainsLabels", min_items=1, max_items=10, max_len=255)
     labeled = checks.boolean(params, "Labeled")
     has_errors = checks.boolean(params, "HasErrors")
     contains = checks.string(params, "SourceRefContains", max_len=2048, pattern=checks.NON_BLANK)
     limit = checks.integer(params, "MaxResults", low=1, high=100, default=100)
+    dataset = arns.dataset_arn_param(user=user, params=params)
     scope = f"entries:{dataset.pk}"
     page = checks.page_token(params, scope=scope)
     _listable(dataset)
@@ -55,8 +55,8 @@ def list_dataset_entries(*, user, params: dict) -> dict:
 def list_dataset_labels(*, user, params: dict) -> dict:
     """The dataset's labels by name with EntryCount (images with the label, on the image or a box)
     and BoundingBoxCount, the counts the gallery shows."""
-    dataset = arns.dataset_arn_param(user=user, params=params)
     limit = checks.integer(params, "MaxResults", low=1, high=100, default=100)
+    dataset = arns.dataset_arn_param(user=user, params=params)
     scope = f"labels:{dataset.pk}"
     page = checks.page_token(params, scope=scope)
     _listable(dataset)
