@@ -183,7 +183,13 @@ def dataset_entries_page(
     """One page of ListDatasetEntries: the manifest lines (as Download manifest writes them) of the
     dataset's images that match, in id order after the image id `after`, at most `limit`; and the id
     to continue after, or None when this is the last page. A keyset page: any page costs the same.
-    Each page reads the rows committed when it is asked for, as each API call does."""
+    Each page reads the rows committed when it is asked for, as each API call does.
+
+    On PostgreSQL a page is one query: each image's label names, boxes and latest change come with
+    its row from the (image, label) and box indexes, so a page costs one round trip whatever it holds.
+    """
+    if connection.vendor == "postgresql":
+        return _entries_page_sql(dataset_id=dataset_id, filters=filters, after=after, limit=limit)
     images = Image.objects.filter(dataset_id=dataset_id)
     if after is not None:
         images = images.filter(pk__gt=after)
@@ -213,6 +219,63 @@ def dataset_entries_page(
         return [], None
     lines = _lines(batch, {"image_id__in": [row[0] for row in batch]}, names)
     return lines, batch[-1][0] if more else None
+
+
+def _entries_page_sql(
+    *, dataset_id: int, filters: EntriesFilter, after: int | None, limit: int
+) -> tuple[list[str], int | None]:
+    image, image_label, box, label = (m._meta.db_table for m in (Image, ImageLabel, BoundingBox, Label))
+    where, args = ["i.dataset_id = %s"], [dataset_id]
+    if after is not None:
+        where.append("i.id > %s")
+        args.append(after)
+    if filters.labeled is not None:
+        where.append("i.is_labeled = %s")
+        args.append(filters.labeled)
+    if filters.has_errors:
+        where.append("i.error_code <> ''")
+    if filters.source_ref_contains:
+        where.append("strpos(i.source_ref, %s) > 0")
+        args.append(filters.source_ref_contains)
+    if filters.label_names:
+        chosen = f"SELECT id FROM {label} WHERE dataset_id = %s AND name = ANY(%s)"
+        where.append(
+            f"i.id IN (SELECT image_id FROM {image_label} WHERE label_id IN ({chosen}) "
+            f"UNION SELECT image_id FROM {box} WHERE label_id IN ({chosen}))"
+        )
+        args += [dataset_id, list(filters.label_names), dataset_id, list(filters.label_names)]
+    sql = (
+        f"SELECT i.id, i.source_ref, i.width, i.height, i.error_code, i.error_message, i.problems::text, "
+        f"GREATEST(i.created_at, (SELECT max(x.created_at) FROM {image_label} x WHERE x.image_id = i.id), "
+        f"(SELECT max(b.created_at) FROM {box} b WHERE b.image_id = i.id)), "
+        f"ARRAY(SELECT l.name FROM {image_label} x JOIN {label} l ON l.id = x.label_id "
+        f"WHERE x.image_id = i.id ORDER BY x.id), "
+        f"(SELECT json_agg(json_build_array(l.name, b.left, b.top, b.width, b.height) ORDER BY b.id) "
+        f"FROM {box} b JOIN {label} l ON l.id = b.label_id WHERE b.image_id = i.id) "
+        f"FROM {image} i WHERE {' AND '.join(where)} ORDER BY i.id LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*args, limit + 1])
+        rows = cursor.fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    lines = []
+    for *row, labels, boxes in rows:
+        latest = row[-1]
+        lines.append(
+            _manifest_line(tuple(row), [(name, latest) for name in labels], [(*b, latest) for b in boxes or ()], _NAMES)
+        )
+    return lines, (rows[-1][0] if more and rows else None)
+
+
+class _Names(dict):
+    """Label names that are their own key: rows that come with the names already."""
+
+    def __missing__(self, key: str) -> str:
+        return key
+
+
+_NAMES = _Names()
 
 
 def _manifest_line(row: tuple, labels, boxes, names: dict[int, str]) -> str:
