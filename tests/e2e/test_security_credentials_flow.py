@@ -34,7 +34,7 @@ def test_a_key_is_created_shown_once_downloaded_made_inactive_and_deleted(
         page.get_by_role("link", name="Download .csv file").click()
     download = download_info.value
     assert download.suggested_filename == f"{key_id}_accessKeys.csv"
-    assert Path(download.path()).read_text() == f"Access key ID,Secret access key\r\n{key_id},{secret}\r\n"
+    assert Path(download.path()).read_bytes().decode() == f"Access key ID,Secret access key\r\n{key_id},{secret}\r\n"
 
     # The key works for boto3 right away.
     client = boto3.client(
