@@ -246,13 +246,14 @@ def _entries_page_sql(
         args += [dataset_id, list(filters.label_names), dataset_id, list(filters.label_names)]
     sql = (
         f"SELECT i.id, i.source_ref, i.width, i.height, i.error_code, i.error_message, i.problems::text, "
-        f"GREATEST(i.created_at, (SELECT max(x.created_at) FROM {image_label} x WHERE x.image_id = i.id), "
-        f"(SELECT max(b.created_at) FROM {box} b WHERE b.image_id = i.id)), "
-        f"ARRAY(SELECT l.name FROM {image_label} x JOIN {label} l ON l.id = x.label_id "
-        f"WHERE x.image_id = i.id ORDER BY x.id), "
-        f"(SELECT json_agg(json_build_array(l.name, b.left, b.top, b.width, b.height) ORDER BY b.id) "
-        f"FROM {box} b JOIN {label} l ON l.id = b.label_id WHERE b.image_id = i.id) "
-        f"FROM {image} i WHERE {' AND '.join(where)} ORDER BY i.id LIMIT %s"
+        f"GREATEST(i.created_at, il.latest, bx.latest), il.names, bx.boxes "
+        f"FROM {image} i "
+        f"LEFT JOIN LATERAL (SELECT array_agg(l.name ORDER BY x.id) AS names, max(x.created_at) AS latest "
+        f"FROM {image_label} x JOIN {label} l ON l.id = x.label_id WHERE x.image_id = i.id) il ON true "
+        f"LEFT JOIN LATERAL (SELECT json_agg(json_build_array(l.name, b.left, b.top, b.width, b.height) "
+        f"ORDER BY b.id) AS boxes, max(b.created_at) AS latest "
+        f"FROM {box} b JOIN {label} l ON l.id = b.label_id WHERE b.image_id = i.id) bx ON true "
+        f"WHERE {' AND '.join(where)} ORDER BY i.id LIMIT %s"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*args, limit + 1])
@@ -263,7 +264,9 @@ def _entries_page_sql(
     for *row, labels, boxes in rows:
         latest = row[-1]
         lines.append(
-            _manifest_line(tuple(row), [(name, latest) for name in labels], [(*b, latest) for b in boxes or ()], _NAMES)
+            _manifest_line(
+                tuple(row), [(name, latest) for name in labels or ()], [(*b, latest) for b in boxes or ()], _NAMES
+            )
         )
     return lines, (rows[-1][0] if more and rows else None)
 
