@@ -268,3 +268,13 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 30
 # The largest request body Add images reads: 30 images of 15 MB and 1 MiB for the form around them.
 # A larger one, or one that does not say its size, is refused before any of it is read.
 UPLOAD_MAX_BODY_BYTES = env.int("UPLOAD_MAX_BODY_BYTES", default=30 * 15 * 1024 * 1024 + 1024 * 1024)
+
+# The Rekognition API (`POST /rekognition`, datasets/api). The secrets of users' access keys are kept
+# encrypted with these Fernet keys (comma-separated, newest first: it encrypts, every one decrypts, so a
+# key can be rotated in; see the README). Without any, one is derived from SECRET_KEY.
+ACCESS_KEY_ENCRYPTION_KEYS = env.list("ACCESS_KEY_ENCRYPTION_KEYS", default=[])
+ACCESS_KEYS_PER_USER = 2
+# A signed request's X-Amz-Date may be this far from the server's clock, as AWS allows.
+API_CLOCK_SKEW_SECONDS = 300
+# UpdateDatasetEntries carries up to 5 MiB of Ground Truth lines, base64-encoded in JSON.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=8 * 1024 * 1024)

@@ -124,6 +124,10 @@ class LabelImportForm(forms.Form):
         self.fields["source"].label_from_instance = lambda d: f"{d.project.name} / {d.name}"
 
 
+class DatasetUseAsForm(forms.Form):
+    dataset_type = forms.ChoiceField(label="Use as", choices=[("TRAIN", "Training dataset"), ("TEST", "Test dataset")])
+
+
 class DatasetSplitForm(forms.Form):
     name = _dataset_name("Test dataset name")
 

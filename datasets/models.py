@@ -33,6 +33,11 @@ class Dataset(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="datasets")
     name = models.CharField("Dataset name", max_length=255)
     dataset_type = models.CharField(max_length=8, choices=Type.choices, default=Type.TRAIN)
+    # The project's training (TRAIN) or test (TEST) dataset, as the API and training know it: at most
+    # one of each per project. The console's other datasets keep their type and are not the project's.
+    is_project_dataset = models.BooleanField(default=False)
+    # The tags of TagResource / CreateDataset's Tags: {key: value}.
+    tags = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.CREATE_IN_PROGRESS)
     status_message = models.TextField(blank=True)
     status_message_code = models.CharField(max_length=16, choices=StatusMessageCode.choices, blank=True)
@@ -47,6 +52,11 @@ class Dataset(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["project", "name"], name="dataset_name_unique_per_project"),
+            models.UniqueConstraint(
+                fields=["project", "dataset_type"],
+                condition=Q(is_project_dataset=True),
+                name="dataset_one_train_one_test_per_project",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -100,6 +110,7 @@ class ImportJob(models.Model):
         MANIFEST = "MANIFEST", "Import images labeled by SageMaker Ground Truth"
         COPY = "COPY", "Copy an existing Amazon Rekognition Custom Labels dataset"
         SPLIT = "SPLIT", "20% of a training dataset (Create test dataset)"
+        ENTRIES = "ENTRIES", "Entries added or updated through the API (UpdateDatasetEntries)"
 
     Status = JobStatus
 

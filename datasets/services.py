@@ -23,12 +23,67 @@ def dataset_changed(*, dataset_id: int) -> None:
 
 
 def dataset_new(*, project: Project, name: str, **fields) -> Dataset:
-    """A new dataset of the project, or DatasetError on the name when the project has one so named."""
+    """A new dataset of the project, or DatasetError on the name when the project has one so named.
+
+    Of `dataset_type` TRAIN unless given. Unless `is_project_dataset` is given, it becomes the project's
+    training (test) dataset when the project has none yet; given True, DatasetError(field="dataset_type")
+    when the project has one of that type already (ResourceAlreadyExistsException in the API).
+    """
+    fields.setdefault("dataset_type", Dataset.Type.TRAIN)
+    chosen = "is_project_dataset" in fields
+    if not chosen:
+        fields["is_project_dataset"] = not project_dataset_exists(
+            project_id=project.pk, dataset_type=fields["dataset_type"]
+        )
+    fields["arn_suffix"] = _arn_suffix(project_id=project.pk)
     try:
         with transaction.atomic():
-            return Dataset.objects.create(project=project, name=name, arn_suffix=int(time.time() * 1000), **fields)
+            return Dataset.objects.create(project=project, name=name, **fields)
     except IntegrityError as exc:
-        raise DatasetError(f"A dataset named “{name}” already exists in this project.", field="name") from exc
+        if Dataset.objects.filter(project=project, name=name).exists():
+            raise DatasetError(f"A dataset named “{name}” already exists in this project.", field="name") from exc
+        if chosen:
+            raise DatasetError(_project_dataset_taken(fields["dataset_type"]), field="dataset_type") from exc
+        # Another dataset of this type became the project's meanwhile: this one stays a console dataset.
+        fields["is_project_dataset"] = False
+        with transaction.atomic():
+            return Dataset.objects.create(project=project, name=name, **fields)
+
+
+def _arn_suffix(*, project_id: int) -> int:
+    """Epoch milliseconds now, or one past the project's latest when that is later: two datasets of a
+    project created in the same millisecond still have ARNs of their own."""
+    latest = Dataset.objects.filter(project_id=project_id).order_by("-arn_suffix").values_list("arn_suffix", flat=True)
+    return max(int(time.time() * 1000), (latest.first() or 0) + 1)
+
+
+def _project_dataset_taken(dataset_type: str) -> str:
+    kind = "training" if dataset_type == Dataset.Type.TRAIN else "test"
+    return f"The project already has a {kind} dataset. Delete it first, or create this one in the console."
+
+
+def project_dataset_exists(*, project_id: int, dataset_type: str) -> bool:
+    return Dataset.objects.filter(project_id=project_id, dataset_type=dataset_type, is_project_dataset=True).exists()
+
+
+@transaction.atomic
+def dataset_use_as(*, dataset: Dataset, dataset_type: str) -> Dataset:
+    """Make the dataset the project's training (TRAIN) or test (TEST) dataset, as the older console
+    asked at training time. The project's former dataset of that type stays in the console as a
+    named dataset; the dataset's type, and so its ARN, become `dataset_type`. Atomic; the project's
+    row is locked, so two changes apply one after the other. Raises DatasetError while the dataset
+    is being created or updated."""
+    Project.objects.select_for_update().filter(pk=dataset.project_id).values_list("pk", flat=True).get()
+    locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    if locked.is_in_progress:
+        raise DatasetError("The dataset is being created or updated. Wait until it finishes.")
+    Dataset.objects.filter(project_id=locked.project_id, dataset_type=dataset_type, is_project_dataset=True).exclude(
+        pk=locked.pk
+    ).update(is_project_dataset=False)
+    locked.dataset_type = dataset_type
+    locked.is_project_dataset = True
+    locked.save(update_fields=["dataset_type", "is_project_dataset", "updated_at"])
+    return locked
 
 
 NOT_CREATED_NO_IMAGES = (

@@ -11,7 +11,7 @@ from django.db import OperationalError
 from customlabels import s3_names
 
 from .errors import DatasetError
-from .imports import copy, jobs, manifest, recovery, s3_folder, split
+from .imports import copy, entries, jobs, manifest, recovery, s3_folder, split
 from .models import Dataset, ImportChunk
 from .operations import export, thumbnails
 
@@ -85,6 +85,18 @@ def manifest_read_task(job_id: int) -> None:
 def manifest_chunk_task(chunk_id: int) -> None:
     manifest.manifest_chunk(chunk_id=chunk_id)
     _finish_if_done(chunk_id, manifest.manifest_finish_if_done)
+
+
+@shared_task(base=ImportTask, **RETRY)
+def entries_start_task(job_id: int) -> None:
+    if entries.entries_start(job_id=job_id):
+        import_finished(job_id)
+
+
+@shared_task(base=ChunkTask, **RETRY)
+def entries_chunk_task(chunk_id: int) -> None:
+    entries.entries_chunk(chunk_id=chunk_id)
+    _finish_if_done(chunk_id, entries.entries_finish_if_done)
 
 
 def _finish_if_done(chunk_id: int, finish_if_done) -> None:

@@ -26,6 +26,7 @@ urlpatterns = [
     path("boxes/<int:pk>/", views.box_change, name="box_change"),
     path("boxes/<int:pk>/delete/", views.box_delete, name="box_delete"),
     path("<int:pk>/split/", views.dataset_split, name="split"),
+    path("<int:pk>/use-as/", views.dataset_use_as, name="use_as"),
     path("<int:pk>/manifest/", views.manifest_export, name="manifest"),
     path("<int:pk>/manifest/download/", views.manifest_download, name="manifest_download"),
     path("<int:pk>/import-jobs/", views.dataset_import_jobs, name="import_jobs"),

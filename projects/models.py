@@ -35,6 +35,8 @@ class Project(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
     # Epoch milliseconds at creation, the trailing number of the project ARN.
     arn_suffix = models.BigIntegerField()
+    # The tags of TagResource / CreateProject's Tags: {key: value}.
+    tags = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -119,3 +121,29 @@ class S3AccessGrant(models.Model):
     @property
     def access(self) -> str:
         return "Read and write" if self.can_write else "Read"
+
+
+class AccessKey(models.Model):
+    """An access key of a user for the Rekognition API (Security credentials), as IAM's: an id, a
+    secret shown once, Active or Inactive, at most ACCESS_KEYS_PER_USER per user.
+
+    The secret must be readable again to check SigV4 signatures, so it is kept encrypted with the
+    keys of ACCESS_KEY_ENCRYPTION_KEYS (projects.access_keys), never in plain text.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_keys")
+    access_key_id = models.CharField("Access key ID", max_length=20, unique=True)
+    secret_encrypted = models.TextField()
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.access_key_id
+
+    @property
+    def status(self) -> str:
+        return "Active" if self.is_active else "Inactive"

@@ -3,7 +3,7 @@ from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
-from .models import ConsoleBucket, Project, S3AccessGrant
+from .models import AccessKey, ConsoleBucket, Project, S3AccessGrant
 
 
 def project_list(*, user) -> QuerySet[Project]:
@@ -55,3 +55,12 @@ def s3_access_grants(*, user) -> QuerySet[S3AccessGrant]:
         .distinct()
         .order_by("bucket", "prefix", "id")
     )
+
+
+def access_keys(*, user) -> QuerySet[AccessKey]:
+    return AccessKey.objects.filter(user=user).order_by("created_at", "id")
+
+
+def access_key_get(*, user, pk: int) -> AccessKey:
+    """The user's access key, or 404 — never another user's."""
+    return get_object_or_404(AccessKey, user=user, pk=pk)

@@ -1,13 +1,16 @@
+from urllib.parse import quote
+
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from customlabels import s3_names
 from datasets import counts as dataset_counts
 
-from . import console_storage, selectors, services
+from . import access_keys, console_storage, selectors, services
 from .confirm_delete import delete_page
 from .errors import ProjectError
 from .forms import ProjectCreateForm
@@ -62,7 +65,14 @@ def project_detail(request, pk):
     counts = dataset_counts.datasets_image_counts(datasets=datasets)
     for dataset in datasets:
         dataset.image_count = counts[dataset.pk]
-    context = {"project": project, "datasets": datasets, "polling": any(d.is_in_progress for d in datasets)}
+    chosen = {d.dataset_type: d for d in datasets if d.is_project_dataset}
+    context = {
+        "project": project,
+        "datasets": datasets,
+        "train": chosen.get("TRAIN"),
+        "test": chosen.get("TEST"),
+        "polling": any(d.is_in_progress for d in datasets),
+    }
     if request.htmx and request.htmx.target == "datasets":
         return render(request, "projects/project_detail.html#datasets", context)
     return render(request, "projects/project_detail.html", context)
@@ -92,3 +102,60 @@ def s3_access(request):
         "own_storage": f"s3://{bucket.name}/{console_storage.assets_prefix(request.user.pk)}",
     }
     return render(request, "projects/s3_access.html", context)
+
+
+@require_http_methods(["GET"])
+def security_credentials(request):
+    """The user's access keys for the Rekognition API (IAM's Security credentials page)."""
+    return render(request, "projects/security_credentials.html", _credentials_context(request))
+
+
+def _credentials_context(request, **extra) -> dict:
+    keys = list(selectors.access_keys(user=request.user))
+    return {
+        "keys": keys,
+        "can_create": len(keys) < settings.ACCESS_KEYS_PER_USER,
+        "keys_max": settings.ACCESS_KEYS_PER_USER,
+        "endpoint": request.build_absolute_uri("/rekognition"),
+        "region": settings.AWS_DEFAULT_REGION,
+        **extra,
+    }
+
+
+@require_POST
+def access_key_create(request):
+    """Create a key and show its secret, this once: the response is the only place it is ever in plain text."""
+    try:
+        created = access_keys.access_key_create(user=request.user)
+    except ProjectError as exc:
+        messages.error(request, str(exc))
+        return redirect("projects:security_credentials")
+    csv_text = f"Access key ID,Secret access key\r\n{created.key.access_key_id},{created.secret}\r\n"
+    response = render(
+        request,
+        "projects/security_credentials.html",
+        _credentials_context(request, created=created, csv_href="data:text/csv;charset=utf-8," + quote(csv_text)),
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+def access_key_status(request, pk):
+    key = selectors.access_key_get(user=request.user, pk=pk)
+    active = request.POST.get("active") == "true"
+    access_keys.access_key_active_set(key=key, active=active)
+    messages.success(request, f"Access key {key.access_key_id} is now {'active' if active else 'inactive'}.")
+    return redirect("projects:security_credentials")
+
+
+@require_POST
+def access_key_delete(request, pk):
+    key = selectors.access_key_get(user=request.user, pk=pk)
+    try:
+        access_keys.access_key_delete(key=key)
+    except ProjectError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Access key {key.access_key_id} was deleted.")
+    return redirect("projects:security_credentials")

@@ -53,6 +53,12 @@ class DatasetFactory(factory.django.DjangoModelFactory):
     project = factory.SubFactory(ProjectFactory)
     name = factory.Sequence(lambda n: f"dataset-{n}")
     dataset_type = Dataset.Type.TRAIN
+    # As services.dataset_new: the project's dataset of its type when the project has none yet.
+    is_project_dataset = factory.LazyAttribute(
+        lambda d: (
+            not Dataset.objects.filter(project=d.project, dataset_type=d.dataset_type, is_project_dataset=True).exists()
+        )
+    )
     status = Dataset.Status.CREATE_COMPLETE
     status_message_code = Dataset.StatusMessageCode.SUCCESS
     arn_suffix = factory.LazyFunction(_epoch_ms)

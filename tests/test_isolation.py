@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.converters import IntConverter
 
 from datasets.models import BoundingBox, Dataset, Image, ImportJob, Label
-from projects.models import Project
+from projects.models import AccessKey, Project
 from tests.factories import (
     BoundingBoxFactory,
     DatasetFactory,
@@ -42,6 +42,7 @@ KINDS = {
     "import": ImportJob,
     "import-job": ImportJob,
     "box": BoundingBox,
+    "access-key": AccessKey,
 }
 NAMESPACE_KINDS = {"projects": Project, "datasets": Dataset}
 
@@ -54,6 +55,7 @@ FIRST_IDS = {
     Label: 940_001,
     ImportJob: 950_001,
     BoundingBox: 960_001,
+    AccessKey: 970_001,
 }
 OTHER_USER_OFFSET = 500
 
@@ -138,7 +140,22 @@ def _objects(owner, offset: int) -> dict:
     label = LabelFactory(id=pk(Label), dataset=dataset)
     ImageLabelFactory(image=image, label=label)
     box = BoundingBoxFactory(id=pk(BoundingBox), image=image, label=label)
-    return {Project: project, Dataset: dataset, ImportJob: job, Image: image, Label: label, BoundingBox: box}
+    key = AccessKey.objects.create(
+        id=pk(AccessKey),
+        user=owner,
+        access_key_id=f"AKIATEST{pk(AccessKey):012d}",
+        secret_encrypted="-",
+        is_active=False,
+    )
+    return {
+        Project: project,
+        Dataset: dataset,
+        ImportJob: job,
+        Image: image,
+        Label: label,
+        BoundingBox: box,
+        AccessKey: key,
+    }
 
 
 def snapshot() -> dict:

@@ -36,9 +36,11 @@ def dataset_create(
     auto_label: bool = False,
     manifest_location: manifest.ManifestLocation | None = None,
     source_dataset: Dataset | None = None,
+    **fields,
 ) -> Dataset:
     """Check the source as the console does before creating anything, then create the dataset and
     queue its import once the transaction commits (an upload's dataset is empty and complete at once).
+    `fields` are more of the new dataset's (its dataset_type, whether it is the project's, its tags).
 
     Raises s3_names.S3Error (the user has no access to the location — S3AccessRefused —, or the folder's or
     the manifest's bucket or object can't be read) or DatasetError
@@ -46,13 +48,15 @@ def dataset_create(
     """
     if source == S3:
         s3_folder.s3_folder_check(location=s3_location, reader=UserS3(user.pk))
-        return s3_folder.dataset_create_from_s3(project=project, name=name, location=s3_location, auto_label=auto_label)
+        return s3_folder.dataset_create_from_s3(
+            project=project, name=name, location=s3_location, auto_label=auto_label, **fields
+        )
     if source == UPLOAD:
-        return upload.dataset_create_empty(project=project, name=name)
+        return upload.dataset_create_empty(project=project, name=name, **fields)
     if source == MANIFEST:
         manifest.manifest_check(location=manifest_location, reader=UserS3(user.pk))
-        return manifest.dataset_create_from_manifest(project=project, name=name, location=manifest_location)
-    return copy.dataset_create_copy(project=project, name=name, source=source_dataset, user=user)
+        return manifest.dataset_create_from_manifest(project=project, name=name, location=manifest_location, **fields)
+    return copy.dataset_create_copy(project=project, name=name, source=source_dataset, user=user, **fields)
 
 
 def images_add(

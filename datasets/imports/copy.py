@@ -21,7 +21,7 @@ from . import jobs
 
 
 @transaction.atomic
-def dataset_create_copy(*, project: Project, name: str, source: Dataset, user) -> Dataset:
+def dataset_create_copy(*, project: Project, name: str, source: Dataset, user, **fields) -> Dataset:
     """Create a dataset in `project` that a worker fills with a copy of `source` after commit.
 
     Atomic. Raises DatasetError(field="source") when the source is another user's, is being created
@@ -48,6 +48,7 @@ def dataset_create_copy(*, project: Project, name: str, source: Dataset, user) -
         source=ImportJob.Source.COPY,
         parameters={"source_dataset": source.pk, "source_name": source.name},
         message=QUEUE_DOWN,
+        **fields,
     )
 
 

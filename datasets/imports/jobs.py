@@ -34,11 +34,13 @@ START_TASKS = {
     ImportJob.Source.MANIFEST: "datasets.tasks.manifest_read_task",
     ImportJob.Source.COPY: "datasets.tasks.dataset_copy_task",
     ImportJob.Source.SPLIT: "datasets.tasks.dataset_split_task",
+    ImportJob.Source.ENTRIES: "datasets.tasks.entries_start_task",
 }
 # The task that imports one stored chunk, for the sources that import in chunks.
 CHUNK_TASKS = {
     ImportJob.Source.S3_FOLDER: "datasets.tasks.import_chunk_task",
     ImportJob.Source.MANIFEST: "datasets.tasks.manifest_chunk_task",
+    ImportJob.Source.ENTRIES: "datasets.tasks.entries_chunk_task",
 }
 # The jobs that hold one of their user's IMPORTS_PER_USER slots.
 RUNNING = (ImportJob.Status.QUEUED, ImportJob.Status.IN_PROGRESS)
@@ -252,10 +254,11 @@ def chunk_pending(*, chunk_id: int) -> ImportChunk | None:
     return None if chunk.done or chunk.job.is_finished else chunk
 
 
-def chunk_done(*, chunk: ImportChunk, job: ImportJob, image_ids: list[int]) -> None:
+def chunk_done(*, chunk: ImportChunk, job: ImportJob, image_ids: list[int], carry: bool = True) -> None:
     """Mark the locked chunk done and count it and the images it inserted (`image_ids`), in the
     transaction that inserted them; the dataset's cached counts are carried over to its new
-    version rather than recounted, and the job's next stored chunk is queued in its place."""
+    version rather than recounted (unless `carry` is False: the chunk changed images it did not
+    insert), and the job's next stored chunk is queued in its place."""
     chunk.done = True
     chunk.save(update_fields=["done"])
     errors = Image.objects.filter(pk__in=image_ids).exclude(error_code="").count() if image_ids else 0
@@ -271,7 +274,7 @@ def chunk_done(*, chunk: ImportChunk, job: ImportJob, image_ids: list[int]) -> N
         Dataset.objects.select_for_update().filter(pk=job.dataset_id).values_list("stats_version", flat=True).get()
     )
     services.dataset_changed(dataset_id=job.dataset_id)
-    if image_ids and counts.counts_cached(dataset_id=job.dataset_id, version=version):
+    if carry and image_ids and counts.counts_cached(dataset_id=job.dataset_id, version=version):
         _counts_carry(dataset_id=job.dataset_id, version=version, image_ids=image_ids, errors=errors)
     chunks_queue(job_id=job.pk)
 

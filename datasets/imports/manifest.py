@@ -114,7 +114,7 @@ def manifest_check(*, location: ManifestLocation, reader: UserS3) -> None:
 
 
 @transaction.atomic
-def dataset_create_from_manifest(*, project: Project, name: str, location: ManifestLocation) -> Dataset:
+def dataset_create_from_manifest(*, project: Project, name: str, location: ManifestLocation, **fields) -> Dataset:
     """Create a dataset (CREATE_IN_PROGRESS) and queue its import from the manifest once this commits.
 
     Atomic. Raises DatasetError on name when the project has a dataset of that name.
@@ -122,7 +122,12 @@ def dataset_create_from_manifest(*, project: Project, name: str, location: Manif
     parameters = {"bucket": location.bucket, "key": location.key}
     message = f"Importing images from the manifest file {location.uri}"
     return jobs.dataset_start(
-        project=project, name=name, status_message=message, source=ImportJob.Source.MANIFEST, parameters=parameters
+        project=project,
+        name=name,
+        status_message=message,
+        source=ImportJob.Source.MANIFEST,
+        parameters=parameters,
+        **fields,
     )
 
 

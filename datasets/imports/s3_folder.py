@@ -57,7 +57,9 @@ def s3_folder_check(*, location: s3_names.S3Location, reader: UserS3) -> None:
 
 
 @transaction.atomic
-def dataset_create_from_s3(*, project: Project, name: str, location: s3_names.S3Location, auto_label: bool) -> Dataset:
+def dataset_create_from_s3(
+    *, project: Project, name: str, location: s3_names.S3Location, auto_label: bool, **fields
+) -> Dataset:
     """Create a dataset and queue its import from an S3 folder. Atomic; the import starts after commit."""
     return jobs.dataset_start(
         project=project,
@@ -65,6 +67,7 @@ def dataset_create_from_s3(*, project: Project, name: str, location: s3_names.S3
         status_message=f"Importing images from {location.uri}",
         source=ImportJob.Source.S3_FOLDER,
         parameters=_parameters(location, auto_label),
+        **fields,
     )
 
 

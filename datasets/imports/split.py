@@ -89,13 +89,14 @@ def _labels_by_image(*, dataset_id: int) -> dict[int, set[str]]:
     return found
 
 
-def dataset_split_refusal(*, dataset: Dataset) -> str | None:
+def dataset_split_refusal(*, dataset: Dataset, into: Dataset | None = None) -> str | None:
     """Why "Create test dataset" is refused for the dataset now, or None when it can be split.
 
     The rule (the console's is undocumented, spec §9.9): a training dataset, not being created or
     changed, in a project without a test dataset, with images; at least 2 labeled images, and every
     label that is on an image (image-level or as a box) on at least 2 images, so that both datasets
-    get one. Labels of the list that no image has don't count.
+    get one. Labels of the list that no image has don't count. With `into` (DistributeDatasetEntries),
+    the images go to that test dataset of the project, which must be empty, instead of a new one.
     """
     if dataset.dataset_type == Dataset.Type.TEST:
         return f"{dataset.name} is a test dataset. Only a training dataset can be split to create a test dataset."
@@ -103,8 +104,15 @@ def dataset_split_refusal(*, dataset: Dataset) -> str | None:
         return "The dataset is being created or updated. Wait until it finishes."
     if dataset.never_created:
         return "The dataset could not be created, so it can't be split."
-    test = Dataset.objects.filter(project_id=dataset.project_id, dataset_type=Dataset.Type.TEST).first()
-    if test is not None:
+    test = Dataset.objects.filter(
+        project_id=dataset.project_id, dataset_type=Dataset.Type.TEST, is_project_dataset=True
+    ).first()
+    if into is not None:
+        if into.is_in_progress:
+            return f"The test dataset {into.name} is being created or updated. Wait until it finishes."
+        if Image.objects.filter(dataset=into).exists():
+            return f"The test dataset {into.name} must be empty: only an empty test dataset takes a distribution."
+    elif test is not None:
         return f"The project already has a test dataset, {test.name}. Delete it first to create another one."
     if not Image.objects.filter(dataset=dataset).exists():
         return "The dataset has no images to split."
@@ -165,6 +173,40 @@ def dataset_split(*, dataset: Dataset, name: str, user) -> Dataset:
     return test
 
 
+@transaction.atomic
+def dataset_distribute(*, train: Dataset, test: Dataset, user) -> ImportJob:
+    """DistributeDatasetEntries: a worker moves 20% of the training dataset's images into the
+    project's empty test dataset (dataset_split_run, the same move as Create test dataset). Both
+    datasets are UPDATE_IN_PROGRESS when this commits. Atomic. Raises DatasetError (see
+    dataset_split_refusal; both must be the user's, of one project)."""
+    # Lock order as dataset_split_run's: the test dataset, then the training dataset.
+    test = Dataset.objects.select_for_update().select_related("project").filter(pk=test.pk).first()
+    train = Dataset.objects.select_for_update().select_related("project").filter(pk=train.pk).first()
+    if train is None or test is None or {train.project.owner_id, test.project.owner_id} != {user.pk}:
+        raise DatasetError("Choose your project's training and test datasets.")
+    if train.project_id != test.project_id:
+        raise DatasetError("The training and test datasets must belong to the same project.")
+    if refusal := dataset_split_refusal(dataset=train, into=test):
+        raise DatasetError(refusal)
+    services.status_set(
+        dataset=test,
+        status=Dataset.Status.UPDATE_IN_PROGRESS,
+        message=f"Moving {SPLIT_PERCENT}% of the images of the training dataset {train.name} here.",
+    )
+    job = jobs.job_start(
+        dataset=test,
+        source=ImportJob.Source.SPLIT,
+        parameters={"source_dataset": train.pk, "source_name": train.name},
+        message=QUEUE_DOWN,
+    )
+    services.status_set(
+        dataset=train,
+        status=Dataset.Status.UPDATE_IN_PROGRESS,
+        message=f"Moving {SPLIT_PERCENT}% of the images to the test dataset {test.name}.",
+    )
+    return job
+
+
 def dataset_split_run(*, job_id: int) -> bool:
     """Move the images split_choose picks from the training dataset to the job's test dataset.
 
@@ -203,6 +245,7 @@ def dataset_split_run(*, job_id: int) -> bool:
             job=job,
             message=f"{len(moved):,} of {counted(len(refs), 'image')} moved from {train.name}.",
             created=f"The dataset was successfully created from {SPLIT_PERCENT}% of {train.name}.",
+            added=f"{counted(len(moved), 'image')} {was_were(len(moved))} moved here from {train.name}.",
             started_at=job.started_at or timezone.now(),
             found=len(moved),
             listing_done=True,

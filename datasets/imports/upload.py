@@ -89,7 +89,7 @@ class CheckedFile:
 
 
 @transaction.atomic
-def dataset_create_empty(*, project, name: str) -> Dataset:
+def dataset_create_empty(*, project, name: str, **fields) -> Dataset:
     """Create the dataset of the "Upload images from your computer" source: empty and complete at once.
 
     Raises DatasetError(field="name") when the project already has a dataset of that name.
@@ -100,6 +100,7 @@ def dataset_create_empty(*, project, name: str) -> Dataset:
         status=Dataset.Status.CREATE_COMPLETE,
         status_message="The dataset was created empty. Add images from your computer.",
         status_message_code=Dataset.StatusMessageCode.SUCCESS,
+        **fields,
     )
 
 

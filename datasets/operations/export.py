@@ -6,11 +6,13 @@ import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, TextField
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -131,30 +133,152 @@ def _manifest_batches(*, dataset_id: int) -> Iterator[list[str]]:
     decoded only when it holds something, as most images have none.
     """
     names = dict(Label.objects.filter(dataset_id=dataset_id).values_list("id", "name"))
-    rows = (
-        Image.objects.filter(dataset_id=dataset_id)
-        .order_by("id")
+    rows = _entry_rows(Image.objects.filter(dataset_id=dataset_id)).iterator(chunk_size=EXPORT_BATCH)
+    while batch := list(itertools.islice(rows, EXPORT_BATCH)):
+        in_batch = {"label__dataset_id": dataset_id, "image_id__gte": batch[0][0], "image_id__lte": batch[-1][0]}
+        yield _lines(batch, in_batch, names)
+
+
+def _entry_rows(images):
+    return (
+        images.order_by("id")
         .annotate(problems_text=Cast("problems", TextField()))
         .values_list(
             "id", "source_ref", "width", "height", "error_code", "error_message", "problems_text", "created_at"
         )
-        .iterator(chunk_size=EXPORT_BATCH)
     )
-    while batch := list(itertools.islice(rows, EXPORT_BATCH)):
-        in_batch = {"label__dataset_id": dataset_id, "image_id__gte": batch[0][0], "image_id__lte": batch[-1][0]}
-        labels: dict[int, list[tuple[str, object]]] = defaultdict(list)
-        for image_id, label_id, created in (
-            ImageLabel.objects.filter(**in_batch).order_by("id").values_list("image_id", "label_id", "created_at")
-        ):
-            labels[image_id].append((names[label_id], created))
-        boxes: dict[int, list[tuple]] = defaultdict(list)
-        for image_id, *box in (
-            BoundingBox.objects.filter(**in_batch)
-            .order_by("id")
-            .values_list("image_id", "label_id", "left", "top", "width", "height", "created_at")
-        ):
-            boxes[image_id].append(box)
-        yield [_manifest_line(row, labels.get(row[0], ()), boxes.get(row[0], ()), names) for row in batch]
+
+
+def _lines(batch: list[tuple], in_batch: dict, names: dict[int, str]) -> list[str]:
+    """The manifest lines of a batch of _entry_rows, whose labels and boxes `in_batch` selects."""
+    labels: dict[int, list[tuple[str, object]]] = defaultdict(list)
+    for image_id, label_id, created in (
+        ImageLabel.objects.filter(**in_batch).order_by("id").values_list("image_id", "label_id", "created_at")
+    ):
+        labels[image_id].append((names[label_id], created))
+    boxes: dict[int, list[tuple]] = defaultdict(list)
+    for image_id, *box in (
+        BoundingBox.objects.filter(**in_batch)
+        .order_by("id")
+        .values_list("image_id", "label_id", "left", "top", "width", "height", "created_at")
+    ):
+        boxes[image_id].append(box)
+    return [_manifest_line(row, labels.get(row[0], ()), boxes.get(row[0], ()), names) for row in batch]
+
+
+@dataclass(frozen=True)
+class EntriesFilter:
+    """ListDatasetEntries' filters, combined with AND: labeled True/False or None for both,
+    has_errors, any of label_names (image-level or on a box), source_ref_contains (a substring)."""
+
+    labeled: bool | None = None
+    has_errors: bool = False
+    label_names: tuple[str, ...] = ()
+    source_ref_contains: str = ""
+
+
+def dataset_entries_page(
+    *, dataset_id: int, filters: EntriesFilter, after: int | None, limit: int
+) -> tuple[list[str], int | None]:
+    """One page of ListDatasetEntries: the manifest lines (as Download manifest writes them) of the
+    dataset's images that match, in id order after the image id `after`, at most `limit`; and the id
+    to continue after, or None when this is the last page. A keyset page: any page costs the same.
+    Each page reads the rows committed when it is asked for, as each API call does.
+
+    On PostgreSQL a page is one query: each image's label names, boxes and latest change come with
+    its row from the (image, label) and box indexes, so a page costs one round trip whatever it holds.
+    """
+    if connection.vendor == "postgresql":
+        return _entries_page_sql(dataset_id=dataset_id, filters=filters, after=after, limit=limit)
+    images = Image.objects.filter(dataset_id=dataset_id)
+    if after is not None:
+        images = images.filter(pk__gt=after)
+    if filters.labeled is not None:
+        images = images.filter(is_labeled=filters.labeled)
+    if filters.has_errors:
+        images = images.exclude(error_code="")
+    if filters.source_ref_contains:
+        images = images.filter(source_ref__contains=filters.source_ref_contains)
+    names = dict(Label.objects.filter(dataset_id=dataset_id).values_list("id", "name"))
+    if filters.label_names:
+        label_ids = [pk for pk, name in names.items() if name in filters.label_names]
+        if not label_ids:
+            return [], None
+        marks = ", ".join(["%s"] * len(label_ids))
+        images = images.filter(
+            id__in=RawSQL(
+                f"SELECT image_id FROM {ImageLabel._meta.db_table} WHERE label_id IN ({marks}) "
+                f"UNION SELECT image_id FROM {BoundingBox._meta.db_table} WHERE label_id IN ({marks})",
+                [*label_ids, *label_ids],
+            )
+        )
+    batch = list(_entry_rows(images)[: limit + 1])
+    more = len(batch) > limit
+    batch = batch[:limit]
+    if not batch:
+        return [], None
+    lines = _lines(batch, {"image_id__in": [row[0] for row in batch]}, names)
+    return lines, batch[-1][0] if more else None
+
+
+def _entries_page_sql(
+    *, dataset_id: int, filters: EntriesFilter, after: int | None, limit: int
+) -> tuple[list[str], int | None]:
+    image, image_label, box, label = (m._meta.db_table for m in (Image, ImageLabel, BoundingBox, Label))
+    where, args = ["i.dataset_id = %s"], [dataset_id]
+    if after is not None:
+        where.append("i.id > %s")
+        args.append(after)
+    if filters.labeled is not None:
+        where.append("i.is_labeled = %s")
+        args.append(filters.labeled)
+    if filters.has_errors:
+        where.append("i.error_code <> ''")
+    if filters.source_ref_contains:
+        where.append("strpos(i.source_ref, %s) > 0")
+        args.append(filters.source_ref_contains)
+    if filters.label_names:
+        chosen = f"SELECT id FROM {label} WHERE dataset_id = %s AND name = ANY(%s)"
+        where.append(
+            f"i.id IN (SELECT image_id FROM {image_label} WHERE label_id IN ({chosen}) "
+            f"UNION SELECT image_id FROM {box} WHERE label_id IN ({chosen}))"
+        )
+        args += [dataset_id, list(filters.label_names), dataset_id, list(filters.label_names)]
+    sql = (
+        f"SELECT i.id, i.source_ref, i.width, i.height, i.error_code, i.error_message, i.problems::text, "
+        f"GREATEST(i.created_at, il.latest, bx.latest), il.names, bx.boxes "
+        f"FROM {image} i "
+        f"LEFT JOIN LATERAL (SELECT array_agg(l.name ORDER BY x.id) AS names, max(x.created_at) AS latest "
+        f"FROM {image_label} x JOIN {label} l ON l.id = x.label_id WHERE x.image_id = i.id) il ON true "
+        f"LEFT JOIN LATERAL (SELECT json_agg(json_build_array(l.name, b.left, b.top, b.width, b.height) "
+        f"ORDER BY b.id) AS boxes, max(b.created_at) AS latest "
+        f"FROM {box} b JOIN {label} l ON l.id = b.label_id WHERE b.image_id = i.id) bx ON true "
+        f"WHERE {' AND '.join(where)} ORDER BY i.id LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*args, limit + 1])
+        rows = cursor.fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    lines = []
+    for *row, labels, boxes in rows:
+        latest = row[-1]
+        lines.append(
+            _manifest_line(
+                tuple(row), [(name, latest) for name in labels or ()], [(*b, latest) for b in boxes or ()], _NAMES
+            )
+        )
+    return lines, (rows[-1][0] if more and rows else None)
+
+
+class _Names(dict):
+    """Label names that are their own key: rows that come with the names already."""
+
+    def __missing__(self, key: str) -> str:
+        return key
+
+
+_NAMES = _Names()
 
 
 def _manifest_line(row: tuple, labels, boxes, names: dict[int, str]) -> str:

@@ -8,6 +8,7 @@ from .datasets import (
     dataset_detail,
     dataset_import_retry,
     dataset_progress,
+    dataset_use_as,
     image_detail,
 )
 from .labeling import (
@@ -35,6 +36,7 @@ __all__ = [
     "dataset_import_retry",
     "dataset_progress",
     "dataset_split",
+    "dataset_use_as",
     "image_boxes",
     "image_detail",
     "image_label_remove",

@@ -14,7 +14,7 @@ from projects.s3_access import request_s3
 
 from .. import counts, imports, selectors, services
 from ..errors import DatasetError
-from ..forms import DatasetCreateForm, S3FolderForm
+from ..forms import DatasetCreateForm, DatasetUseAsForm, S3FolderForm
 from ..imports import recovery
 from ..models import Dataset
 from .gallery import example_bucket, gallery_render, progress_context
@@ -148,3 +148,21 @@ def image_detail(request, pk):
         "back_query": request.GET.get("back", ""),
     }
     return render(request, "datasets/image_detail.html", context)
+
+
+@require_POST
+def dataset_use_as(request, pk):
+    """Project page: make the dataset the project's training or test dataset."""
+    dataset = selectors.dataset_get(user=request.user, pk=pk)
+    form = DatasetUseAsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose whether the dataset is the project's training or test dataset.")
+    else:
+        try:
+            dataset = services.dataset_use_as(dataset=dataset, dataset_type=form.cleaned_data["dataset_type"])
+        except DatasetError as exc:
+            messages.error(request, str(exc))
+        else:
+            kind = "training" if dataset.dataset_type == Dataset.Type.TRAIN else "test"
+            messages.success(request, f"{dataset.name} is now the project's {kind} dataset.")
+    return redirect("projects:detail", pk=dataset.project_id)

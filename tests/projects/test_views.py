@@ -336,7 +336,8 @@ def test_project_page_lists_its_datasets_with_status_and_image_count(client_user
 
     rows = table_rows(client_user.get(reverse("projects:detail", kwargs={"pk": project.pk})))
 
-    assert [row[:3] for row in rows] == [["train-set", dataset.status, "0"]]
+    assert [[row[0], *row[2:4]] for row in rows] == [["train-set", dataset.status, "0"]]
+    assert rows[0][1].startswith("Training dataset")  # the project's first dataset is its training dataset
 
 
 def test_another_users_project_page_is_not_found(client_user, other_user, console_bucket):
