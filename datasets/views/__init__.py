@@ -10,6 +10,7 @@ from .datasets import (
     dataset_progress,
     image_detail,
 )
+from .exports import dataset_export, dataset_export_download, dataset_export_progress
 from .labeling import (
     image_label_remove,
     images_labels_assign,
@@ -31,6 +32,9 @@ __all__ = [
     "dataset_create",
     "dataset_delete",
     "dataset_detail",
+    "dataset_export",
+    "dataset_export_download",
+    "dataset_export_progress",
     "dataset_import_jobs",
     "dataset_import_retry",
     "dataset_progress",
