@@ -232,6 +232,12 @@ def format_finish_if_done(*, job_id: int) -> bool:
         # Each item with a problem is an image with an error (a box, a label, its file), or was dropped.
         invalid = job.skipped + with_errors
         if rules.too_many_invalid(invalid=invalid, total=job.found):
+            # The images go, their problems stay in the report.
+            problems = job.images.exclude(error_code="").values_list("source_ref", "error_code", "error_message")
+            ImportReportItem.objects.bulk_create(
+                [ImportReportItem(job=job, key=ref, code=code, reason=reason[:255]) for ref, code, reason in problems],
+                ignore_conflicts=True,
+            )
             inserted_remove(job)
             jobs.job_fail(
                 job_id=job.pk,
