@@ -36,8 +36,11 @@ class ImageCopy:
 Member = tuple[str, "bytes | Iterable[bytes] | ImageCopy"]
 
 
+SMALL_FILE = 64 * 1024
+
+
 def _compressobj():
-    # Label files are small and many: the fastest level keeps 100,000 of them within the budget.
+    # The fastest level: the large files (a COCO document, a CSV) are text that compresses well anyway.
     return zlib.compressobj(level=1, wbits=-zlib.MAX_WBITS)
 
 
@@ -62,6 +65,10 @@ def zip_write(members: Iterable[Member], *, user_s3: UserS3, bucket: str, key: s
                     continue
                 # Stored, not deflated: JPEG and PNG are compressed already.
                 yield path, modified, 0o644, NO_COMPRESSION_64, itertools.chain((first,), stream)
+            elif isinstance(content, bytes) and len(content) < SMALL_FILE:
+                # Label files are small and many (a YOLO export has one per image): stored as they are,
+                # each costs a few microseconds where a compressor of its own costs ten times that.
+                yield path, modified, 0o644, NO_COMPRESSION_64, (content,)
             else:
                 yield path, modified, 0o644, ZIP_64, (content,) if isinstance(content, bytes) else content
 
