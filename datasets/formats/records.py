@@ -3,7 +3,6 @@ reads it, the class list, and the file names an export gives its images. No Djan
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 

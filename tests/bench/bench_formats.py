@@ -126,7 +126,10 @@ def run(*, n: int, repeats: int) -> int:
         Image.objects.bulk_create(rows, batch_size=5000)
         ImageLabel.objects.bulk_create([ImageLabel(image=im, label=labels[im.pk % 5]) for im in rows], batch_size=5000)
         BoundingBox.objects.bulk_create(
-            [BoundingBox(image=im, label=labels[(im.pk + 1) % 5], left=100, top=80, width=200, height=150) for im in rows],
+            [
+                BoundingBox(image=im, label=labels[(im.pk + 1) % 5], left=100, top=80, width=200, height=150)
+                for im in rows
+            ],
             batch_size=5000,
         )
     with connection.cursor() as cursor:

@@ -31,8 +31,13 @@ def test_export_a_dataset_in_each_delivery_and_import_the_coco_files_back(
     cat = Label.objects.create(dataset=source, name="cat")
     for i in range(3):
         image = Image.objects.create(
-            dataset=source, source_ref=f"s3://{bucket}/pets/pet-{i}.jpg", file_name=f"pet-{i}.jpg",
-            format="jpeg", width=320, height=240, is_labeled=True,
+            dataset=source,
+            source_ref=f"s3://{bucket}/pets/pet-{i}.jpg",
+            file_name=f"pet-{i}.jpg",
+            format="jpeg",
+            width=320,
+            height=240,
+            is_labeled=True,
         )
         ImageLabel.objects.create(image=image, label=cat)
     BoundingBox.objects.create(image=image, label=cat, left=10, top=20, width=100, height=80)

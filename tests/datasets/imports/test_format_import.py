@@ -60,13 +60,19 @@ def coco_bucket(s3, make_bucket):
 def test_each_problem_is_reported_per_item_and_a_fifth_of_problems_still_imports(
     celery_worker_proc, client_user, console_bucket, project, coco_bucket, s3
 ):
-    s3.put_object(Bucket=coco_bucket, Key="set/ok.json", Body=coco_file(15, bad={0: "class", 1: "outside", 2: "missing"}))
-    dataset = settled(create(client_user, project, "coco-ok", "COCO", f"s3://{coco_bucket}/set/ok.json"), "CREATE_COMPLETE")
+    s3.put_object(
+        Bucket=coco_bucket, Key="set/ok.json", Body=coco_file(15, bad={0: "class", 1: "outside", 2: "missing"})
+    )
+    dataset = settled(
+        create(client_user, project, "coco-ok", "COCO", f"s3://{coco_bucket}/set/ok.json"), "CREATE_COMPLETE"
+    )
     assert Image.objects.filter(dataset=dataset).count() == 15
     assert Image.objects.filter(dataset=dataset, boxes__isnull=False).distinct().count() == 12
     rows = {row[0]: row for row in report(client_user, dataset)}
     base = f"s3://{coco_bucket}/set/images/"
-    assert rows[f"{base}img-0.jpg"][1] == "ERROR_MISSING_CLASS_MAP_ID" and "Category id 7" in rows[f"{base}img-0.jpg"][2]
+    assert (
+        rows[f"{base}img-0.jpg"][1] == "ERROR_MISSING_CLASS_MAP_ID" and "Category id 7" in rows[f"{base}img-0.jpg"][2]
+    )
     assert rows[f"{base}img-1.jpg"][1] == "ERROR_INVALID_BOUNDING_BOX"
     assert rows[f"{base}missing-2.jpg"][1] == "ERROR_INVALID_IMAGE"
     assert len(rows) == 3
@@ -77,22 +83,33 @@ def test_more_than_a_fifth_of_items_with_problems_fails_the_import_and_keeps_the
 ):
     bad = {0: "class", 1: "outside", 2: "missing", 3: "missing"}
     s3.put_object(Bucket=coco_bucket, Key="set/bad.json", Body=coco_file(15, bad=bad))
-    dataset = settled(create(client_user, project, "coco-bad", "COCO", f"s3://{coco_bucket}/set/bad.json"), "CREATE_FAILED")
+    dataset = settled(
+        create(client_user, project, "coco-bad", "COCO", f"s3://{coco_bucket}/set/bad.json"), "CREATE_FAILED"
+    )
     assert "4 of 15 items" in dataset.status_message and "more than 20%" in dataset.status_message
     assert not Image.objects.filter(dataset=dataset).exists()
     codes = sorted(row[1] for row in report(client_user, dataset))
-    assert codes == ["ERROR_INVALID_BOUNDING_BOX", "ERROR_INVALID_IMAGE", "ERROR_INVALID_IMAGE", "ERROR_MISSING_CLASS_MAP_ID"]
+    assert codes == [
+        "ERROR_INVALID_BOUNDING_BOX",
+        "ERROR_INVALID_IMAGE",
+        "ERROR_INVALID_IMAGE",
+        "ERROR_MISSING_CLASS_MAP_ID",
+    ]
 
 
 def test_a_file_that_is_not_of_its_format_fails_with_what_is_wrong(
     celery_worker_proc, client_user, console_bucket, project, coco_bucket, s3
 ):
     s3.put_object(Bucket=coco_bucket, Key="set/broken.json", Body=b"{not json")
-    dataset = settled(create(client_user, project, "broken", "COCO", f"s3://{coco_bucket}/set/broken.json"), "CREATE_FAILED")
+    dataset = settled(
+        create(client_user, project, "broken", "COCO", f"s3://{coco_bucket}/set/broken.json"), "CREATE_FAILED"
+    )
     assert dataset.status_message.startswith("The COCO files could not be read: The COCO file is not valid JSON")
 
 
-def test_the_form_says_what_is_wrong_with_the_location_where_the_user_is(client_user, console_bucket, project, coco_bucket):
+def test_the_form_says_what_is_wrong_with_the_location_where_the_user_is(
+    client_user, console_bucket, project, coco_bucket
+):
     url = reverse("datasets:create", args=[project.pk])
     form = {"name": "x", "image_location": "format", "format": "YOLO", "format_location": f"s3://{coco_bucket}/a.json"}
     response = client_user.post(url, form)

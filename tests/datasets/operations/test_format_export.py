@@ -71,7 +71,7 @@ def test_the_yolo_export_with_images_reads_in_labelformat_with_normalised_centre
     archive = export_zip(client_user, dataset, format="YOLO", contents="images", val_percent="1")
     archive.extractall(tmp_path)
     text = (tmp_path / "data.yaml").read_text()
-    assert "names:" in text and 'nc: 3' in text
+    assert "names:" in text and "nc: 3" in text
     found = {}
     for split in ("train", "val"):
         reader = YOLOv8ObjectDetectionInput(input_file=tmp_path / "data.yaml", input_split=split)
@@ -98,7 +98,16 @@ def test_the_voc_export_has_every_required_element_of_the_schema(labeled, client
         for path in ("folder", "filename", "size/width", "size/height", "size/depth", "segmented"):
             assert root.find(path) is not None and root.find(path).text, path
         for obj in root.findall("object"):
-            for path in ("name", "pose", "truncated", "difficult", "bndbox/xmin", "bndbox/ymin", "bndbox/xmax", "bndbox/ymax"):
+            for path in (
+                "name",
+                "pose",
+                "truncated",
+                "difficult",
+                "bndbox/xmin",
+                "bndbox/ymin",
+                "bndbox/xmax",
+                "bndbox/ymax",
+            ):
                 assert obj.find(path) is not None, path
     tulip = annotations["Annotations/tulip 1.xml"]
     assert tulip.find("path").text == f"s3://{bucket}/flowers/tulip/tulip 1.jpg"
