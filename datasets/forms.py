@@ -98,13 +98,11 @@ class AddImagesForm(FormatFilesMixin, S3FolderForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["s3_location"].required = False
+        self.fields["s3_location"].required = self.data.get("image_location") != self.FORMAT
 
     def clean_s3_location(self):
-        if self.data.get("image_location", self.S3) != self.S3:
+        if self.data.get("image_location") == self.FORMAT:
             return None
-        if not self.cleaned_data.get("s3_location", "").strip():
-            raise forms.ValidationError("Enter the S3 folder location of your images.")
         return super().clean_s3_location()
 
 

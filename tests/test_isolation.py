@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.converters import IntConverter
 
-from datasets.models import BoundingBox, Dataset, Image, ImportJob, Label
+from datasets.models import BoundingBox, Dataset, DatasetExport, Image, ImportJob, Label
 from projects.models import Project
 from tests.factories import (
     BoundingBoxFactory,
@@ -42,6 +42,7 @@ KINDS = {
     "import": ImportJob,
     "import-job": ImportJob,
     "box": BoundingBox,
+    "export": DatasetExport,
 }
 NAMESPACE_KINDS = {"projects": Project, "datasets": Dataset}
 
@@ -54,6 +55,7 @@ FIRST_IDS = {
     Label: 940_001,
     ImportJob: 950_001,
     BoundingBox: 960_001,
+    DatasetExport: 970_001,
 }
 OTHER_USER_OFFSET = 500
 
@@ -138,7 +140,16 @@ def _objects(owner, offset: int) -> dict:
     label = LabelFactory(id=pk(Label), dataset=dataset)
     ImageLabelFactory(image=image, label=label)
     box = BoundingBoxFactory(id=pk(BoundingBox), image=image, label=label)
-    return {Project: project, Dataset: dataset, ImportJob: job, Image: image, Label: label, BoundingBox: box}
+    export = DatasetExport.objects.create(id=pk(DatasetExport), dataset=dataset, requested_by=owner, format="COCO")
+    return {
+        Project: project,
+        Dataset: dataset,
+        ImportJob: job,
+        Image: image,
+        Label: label,
+        BoundingBox: box,
+        DatasetExport: export,
+    }
 
 
 def snapshot() -> dict:
