@@ -188,7 +188,8 @@ def read_range(bucket: str, key: str, length: int, *, start: int = 0) -> bytes:
     """Read at most `length` bytes from the start of an object (a ranged GET).
 
     Some servers ignore Range and answer 200 with the whole body; we still stop reading after
-    `length` bytes so a huge object never lands in memory.
+    `length` bytes so a huge object never lands in memory. An empty object, whose every range S3
+    refuses (416 InvalidRange), reads as no bytes.
     """
     getter = _getter()
     if getter is not None:
@@ -200,7 +201,11 @@ def read_range(bucket: str, key: str, length: int, *, start: int = 0) -> bytes:
             return body.read(length)
         finally:
             body.close()
-    except (ClientError, BotoCoreError) as exc:
+    except ClientError as exc:
+        if start == 0 and exc.response.get("Error", {}).get("Code") == "InvalidRange":
+            return b""
+        raise _translate(exc, bucket=bucket, key=key) from exc
+    except BotoCoreError as exc:
         raise _translate(exc, bucket=bucket, key=key) from exc
 
 
@@ -313,6 +318,38 @@ def copy_object(bucket: str, source_key: str, key: str) -> None:
         client().copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source_key})
     except (ClientError, BotoCoreError) as exc:
         raise _translate(exc, bucket=bucket, key=source_key) from exc
+
+
+def copy_object_across(source_bucket: str, source_key: str, bucket: str, key: str) -> None:
+    """Copy an object to another bucket or key on the server side (CopyObject)."""
+    try:
+        client().copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": source_key})
+    except (ClientError, BotoCoreError) as exc:
+        raise _translate(exc, bucket=source_bucket, key=source_key) from exc
+
+
+OBJECT_READ_SIZE = 1024 * 1024
+
+
+def iter_object(bucket: str, key: str) -> Iterator[bytes]:
+    """Yield an object's bytes as they stream in, a megabyte at a time: never the whole object.
+    Raises S3Error subclasses, S3Unreachable when the stream breaks off."""
+    try:
+        resp = client().get_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as exc:
+        raise _translate(exc, bucket=bucket, key=key) from exc
+    body = resp["Body"]
+    try:
+        while True:
+            try:
+                block = body.read(OBJECT_READ_SIZE)
+            except BotoCoreError as exc:
+                raise _translate(exc, bucket=bucket, key=key) from exc
+            if not block:
+                return
+            yield block
+    finally:
+        body.close()
 
 
 # --- the manifest import: a file's size, image headers with their object's size, lines of a file ---

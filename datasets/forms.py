@@ -4,8 +4,9 @@ from customlabels import s3_names
 from projects.models import project_name_validator
 
 from .errors import DatasetError
+from .imports.format_files import FORMATS, format_location_parse
 from .imports.manifest import manifest_location_parse
-from .models import Dataset
+from .models import Dataset, DatasetExport
 
 S3_EXAMPLE = "s3://{bucket}/alexa-devices/"
 
@@ -46,7 +47,66 @@ class S3FolderForm(forms.Form):
             raise forms.ValidationError(str(exc)) from exc
 
 
-class DatasetCreateForm(S3FolderForm):
+FORMAT_LOCATION = "Import from COCO, YOLO, Pascal VOC or CSV files"
+
+
+class FormatFilesMixin(forms.Form):
+    """The format and S3 location of COCO, YOLO, Pascal VOC or CSV files, read when the image
+    location `FORMAT` is chosen."""
+
+    FORMAT = "format"
+
+    format = forms.ChoiceField(
+        label="Format",
+        choices=[(key, name) for key, (name, _) in FORMATS.items()],
+        initial="COCO",
+        required=False,
+    )
+    format_location = forms.CharField(
+        label="S3 location of the files",
+        max_length=2048,
+        required=False,
+        help_text="COCO: the .json file. YOLO: the data.yaml file. Pascal VOC: the folder that holds Annotations/. "
+        "CSV: the .csv file (columns image, label and optionally left, top, box_width, box_height). Images are "
+        "read where they are: an s3:// URI, or a path relative to the file's folder.",
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
+    )
+
+    def clean_format_location(self):
+        if self.data.get("image_location") != self.FORMAT:
+            return None
+        try:
+            return format_location_parse(
+                fmt=self.data.get("format", ""), value=self.cleaned_data.get("format_location")
+            )
+        except DatasetError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
+class AddImagesForm(FormatFilesMixin, S3FolderForm):
+    """Add images from S3: an S3 folder, or COCO, YOLO, Pascal VOC or CSV files."""
+
+    S3 = "s3"
+    image_location = forms.ChoiceField(
+        label="Image location",
+        choices=[(S3, "Import images from S3 bucket"), (FormatFilesMixin.FORMAT, FORMAT_LOCATION)],
+        initial=S3,
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    field_order = ["image_location", "s3_location", "auto_label", "format", "format_location"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["s3_location"].required = self.data.get("image_location") != self.FORMAT
+
+    def clean_s3_location(self):
+        if self.data.get("image_location") == self.FORMAT:
+            return None
+        return super().clean_s3_location()
+
+
+class DatasetCreateForm(FormatFilesMixin, S3FolderForm):
     """The Create dataset page: a name and one of the four image locations of the console (spec §2.3).
 
     Only the chosen location's fields are required; the others are ignored, so a browser without
@@ -62,6 +122,7 @@ class DatasetCreateForm(S3FolderForm):
         (UPLOAD, "Upload images from your computer"),
         (MANIFEST, "Import images labeled by SageMaker Ground Truth"),
         (COPY, "Copy an existing Amazon Rekognition Custom Labels dataset"),
+        (FormatFilesMixin.FORMAT, FORMAT_LOCATION),
     ]
 
     name = _dataset_name("Dataset name")
@@ -83,7 +144,16 @@ class DatasetCreateForm(S3FolderForm):
         help_text="The dataset to copy: its images, labels and bounding boxes.",
     )
 
-    field_order = ["name", "image_location", "s3_location", "auto_label", "manifest_location", "source_dataset"]
+    field_order = [
+        "name",
+        "image_location",
+        "s3_location",
+        "auto_label",
+        "manifest_location",
+        "source_dataset",
+        "format",
+        "format_location",
+    ]
 
     def __init__(self, *args, copyable, **kwargs):
         super().__init__(*args, **kwargs)
@@ -111,6 +181,61 @@ class DatasetCreateForm(S3FolderForm):
         if self.data.get("image_location") == self.COPY and source is None:
             raise forms.ValidationError("Choose the dataset to copy.")
         return source
+
+
+class DatasetExportForm(forms.Form):
+    """Export dataset: the format, labels only or with the images, a download or an S3 folder."""
+
+    LABELS = "labels"
+    IMAGES = "images"
+    format = forms.ChoiceField(
+        label="Format",
+        choices=DatasetExport.Format.choices,
+        initial=DatasetExport.Format.COCO,
+        widget=forms.RadioSelect,
+    )
+    contents = forms.ChoiceField(
+        label="Contents",
+        choices=[
+            (LABELS, "Labels only (images referred to by their S3 URIs)"),
+            (IMAGES, "Labels and images"),
+        ],
+        initial=LABELS,
+        widget=forms.RadioSelect,
+    )
+    destination = forms.ChoiceField(
+        label="Deliver as",
+        choices=DatasetExport.Destination.choices,
+        initial=DatasetExport.Destination.DOWNLOAD,
+        widget=forms.RadioSelect,
+    )
+    s3_location = forms.CharField(
+        label="S3 folder to write to",
+        max_length=2048,
+        required=False,
+        help_text="A folder you may write to (S3 access page), for example s3://bucket/exports/my-dataset/.",
+        widget=forms.TextInput(attrs={"spellcheck": "false", "autocomplete": "off"}),
+    )
+    val_percent = forms.IntegerField(
+        label="Images in the val split (%)",
+        min_value=1,
+        max_value=50,
+        initial=20,
+        required=False,
+        help_text="YOLO: the project has no training and test dataset pair, so this share of the images "
+        "goes to val, the rest to train.",
+    )
+
+    def clean_s3_location(self):
+        if self.data.get("destination") != DatasetExport.Destination.S3:
+            return None
+        try:
+            return s3_names.parse_location(self.cleaned_data.get("s3_location", ""))
+        except s3_names.S3LocationInvalid as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+    def clean_val_percent(self):
+        return self.cleaned_data.get("val_percent") or 20
 
 
 class LabelImportForm(forms.Form):

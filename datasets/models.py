@@ -109,6 +109,7 @@ class ImportJob(models.Model):
         UPLOAD = "UPLOAD", "Upload images from your computer"
         MANIFEST = "MANIFEST", "Import images labeled by SageMaker Ground Truth"
         COPY = "COPY", "Copy an existing Amazon Rekognition Custom Labels dataset"
+        FORMAT = "FORMAT", "Import from COCO, YOLO, Pascal VOC or CSV files"
         SPLIT = "SPLIT", "20% of a training dataset (Create test dataset)"
         ENTRIES = "ENTRIES", "Entries added or updated through the API (UpdateDatasetEntries)"
 
@@ -161,7 +162,7 @@ class ImportJob(models.Model):
         bucket = self.parameters.get("bucket")
         if not bucket:
             return ""
-        if self.source == self.Source.MANIFEST:
+        if self.source in (self.Source.MANIFEST, self.Source.FORMAT):
             return f"s3://{bucket}/{self.parameters.get('key', '')}"
         return f"s3://{bucket}/{self.parameters.get('prefix', '')}"
 
@@ -212,6 +213,65 @@ class ManifestExport(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
+class DatasetExport(models.Model):
+    """An "Export dataset" request: a worker writes the dataset in a training format, as a zip in the
+    owner's console storage (downloaded through the console) or as files under an S3 prefix."""
+
+    class Format(models.TextChoices):
+        COCO = "COCO", "COCO object detection (JSON)"
+        YOLO = "YOLO", "Ultralytics YOLO object detection"
+        YOLO_CLASSIFY = "YOLO_CLASSIFY", "YOLO classification (a folder per class)"
+        VOC = "VOC", "Pascal VOC (XML)"
+        CSV = "CSV", "CSV (a row per label or bounding box)"
+        GROUND_TRUTH = "GROUND_TRUTH", "SageMaker Ground Truth manifest"
+
+    class Destination(models.TextChoices):
+        DOWNLOAD = "DOWNLOAD", "Download a zip file"
+        S3 = "S3", "Write to an S3 folder"
+
+    Status = JobStatus
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="exports")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    format = models.CharField(max_length=16, choices=Format.choices)
+    include_images = models.BooleanField(default=False)
+    destination = models.CharField(max_length=8, choices=Destination.choices, default=Destination.DOWNLOAD)
+    # The S3 folder of an export to S3 (Destination.S3): the files go under s3://bucket/prefix.
+    bucket = models.CharField(max_length=63, blank=True)
+    prefix = models.CharField(max_length=1024, blank=True)
+    # The share of images a YOLO export puts in "val" when the project has no training + test pair.
+    val_percent = models.PositiveSmallIntegerField(default=20)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    images_total = models.PositiveIntegerField(default=0)
+    images_done = models.PositiveIntegerField(default=0)
+    files = models.PositiveIntegerField(default=0, help_text="Files written.")
+    key = models.CharField(max_length=1024, blank=True, help_text="The zip in the console bucket (a download).")
+    size = models.BigIntegerField(default=0)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_format_display()} of {self.dataset} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        return min(99, int(100 * self.images_done / self.images_total)) if self.images_total else 0
+
+    @property
+    def location(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}" if self.destination == self.Destination.S3 else ""
 
 
 class ImportReportItem(models.Model):

@@ -13,7 +13,7 @@ from customlabels.numbers import int_or_none
 from projects import selectors as project_selectors
 
 from .errors import DatasetError
-from .models import BoundingBox, Dataset, Image, ImageLabel, Label
+from .models import BoundingBox, Dataset, DatasetExport, Image, ImageLabel, Label
 
 PAGE_SIZE = 50
 
@@ -294,3 +294,15 @@ def manifest_export_latest(*, dataset: Dataset, succeeded: bool = False):
     if succeeded:
         exports = exports.filter(status=exports.model.Status.SUCCEEDED)
     return exports.first()
+
+
+def dataset_exports_recent(*, dataset: Dataset, limit: int = 5) -> list:
+    """The dataset's latest "Export dataset" requests, newest first."""
+    return list(dataset.exports.order_by("-created_at", "-id")[:limit])
+
+
+def dataset_export_get(*, user, pk: int):
+    """The user's export, or 404 — never another user's."""
+    return get_object_or_404(
+        DatasetExport.objects.select_related("dataset__project"), pk=pk, dataset__project__owner=user
+    )

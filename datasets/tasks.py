@@ -11,9 +11,9 @@ from django.db import OperationalError
 from customlabels import s3_names
 
 from .errors import DatasetError
-from .imports import copy, entries, jobs, manifest, recovery, s3_folder, split
+from .imports import copy, entries, format_files, jobs, manifest, recovery, s3_folder, split
 from .models import Dataset, ImportChunk
-from .operations import export, thumbnails
+from .operations import export, format_export, thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +93,22 @@ def entries_start_task(job_id: int) -> None:
         import_finished(job_id)
 
 
+@shared_task(base=ImportTask, **RETRY)
+def format_read_task(job_id: int) -> None:
+    if format_files.format_read(job_id=job_id):
+        import_finished(job_id)
+
+
 @shared_task(base=ChunkTask, **RETRY)
 def entries_chunk_task(chunk_id: int) -> None:
     entries.entries_chunk(chunk_id=chunk_id)
     _finish_if_done(chunk_id, entries.entries_finish_if_done)
+
+
+@shared_task(base=ChunkTask, **RETRY)
+def format_chunk_task(chunk_id: int) -> None:
+    format_files.format_chunk(chunk_id=chunk_id)
+    _finish_if_done(chunk_id, format_files.format_finish_if_done)
 
 
 def _finish_if_done(chunk_id: int, finish_if_done) -> None:
@@ -196,3 +208,23 @@ class ExportTask(Task):
 @shared_task(base=ExportTask, **RETRY)
 def manifest_export_task(export_id: int) -> None:
     export.manifest_export_write(export_id=export_id)
+
+
+class DatasetExportTask(Task):
+    """When an export gives up, its page says why instead of waiting forever."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        if isinstance(exc, s3_names.S3Error | DatasetError):
+            message = f"The export could not be written: {exc}"
+        else:
+            log.error("Dataset export %s failed", args, exc_info=einfo.exc_info if einfo else None)
+            message = "The export could not be written because of an internal error."
+        format_export.dataset_export_fail(export_id=args[0] if args else kwargs["export_id"], message=message)
+
+
+@shared_task(base=DatasetExportTask, **RETRY)
+def dataset_export_task(export_id: int) -> None:
+    format_export.dataset_export_run(export_id=export_id)

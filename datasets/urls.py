@@ -29,6 +29,9 @@ urlpatterns = [
     path("<int:pk>/use-as/", views.dataset_use_as, name="use_as"),
     path("<int:pk>/manifest/", views.manifest_export, name="manifest"),
     path("<int:pk>/manifest/download/", views.manifest_download, name="manifest_download"),
+    path("<int:pk>/export/", views.dataset_export, name="export"),
+    path("<int:pk>/export/progress/", views.dataset_export_progress, name="export_progress"),
+    path("exports/<int:pk>/download/", views.dataset_export_download, name="export_download"),
     path("<int:pk>/import-jobs/", views.dataset_import_jobs, name="import_jobs"),
     path("import-jobs/<int:pk>/report.csv", views.import_job_report, name="import_report"),
 ]

@@ -27,7 +27,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Q
 
-from customlabels import s3
+from customlabels import s3, s3_multipart
 
 from . import console_storage
 from .models import S3AccessGrant
@@ -158,6 +158,28 @@ class UserS3:
     def iter_lines(self, bucket: str, key: str, *, max_line_bytes: int) -> Iterator[bytes]:
         self.check(bucket, key)
         return s3.iter_lines(bucket, key, max_line_bytes=max_line_bytes)
+
+    def iter_object(self, bucket: str, key: str) -> Iterator[bytes]:
+        """An object's bytes as they stream (an export's copy of an image the user may view)."""
+        self.check(bucket, key, use=Use.VIEW)
+        return s3.iter_object(bucket, key)
+
+    # --- writes for the user (an export): Use.WRITE, a grant with writing or their own storage ---
+
+    def put_object(self, bucket: str, key: str, data: bytes, *, content_type: str) -> None:
+        self.check(bucket, key, use=Use.WRITE)
+        s3.put_object(bucket, key, data, content_type=content_type)
+
+    def copy_object(self, source_bucket: str, source_key: str, bucket: str, key: str) -> None:
+        """Copy an object the user may view to a key they may write, on the server side."""
+        self.check(source_bucket, source_key, use=Use.VIEW)
+        self.check(bucket, key, use=Use.WRITE)
+        s3.copy_object_across(source_bucket, source_key, bucket, key)
+
+    def writer(self, bucket: str, key: str, *, content_type: str) -> s3_multipart.MultipartWriter:
+        """A multipart writer of one object the user may write (see s3_multipart.MultipartWriter)."""
+        self.check(bucket, key, use=Use.WRITE)
+        return s3_multipart.MultipartWriter(bucket, key, content_type=content_type)
 
     # --- what the pages show -----------------------------------------------------------------
 

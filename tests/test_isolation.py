@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.converters import IntConverter
 
-from datasets.models import BoundingBox, Dataset, Image, ImportJob, Label
+from datasets.models import BoundingBox, Dataset, DatasetExport, Image, ImportJob, Label
 from projects.models import AccessKey, Project
 from tests.factories import (
     BoundingBoxFactory,
@@ -43,6 +43,7 @@ KINDS = {
     "import-job": ImportJob,
     "box": BoundingBox,
     "access-key": AccessKey,
+    "export": DatasetExport,
 }
 NAMESPACE_KINDS = {"projects": Project, "datasets": Dataset}
 
@@ -56,6 +57,7 @@ FIRST_IDS = {
     ImportJob: 950_001,
     BoundingBox: 960_001,
     AccessKey: 970_001,
+    DatasetExport: 970_001,
 }
 OTHER_USER_OFFSET = 500
 
@@ -147,6 +149,7 @@ def _objects(owner, offset: int) -> dict:
         secret_encrypted="-",
         is_active=False,
     )
+    export = DatasetExport.objects.create(id=pk(DatasetExport), dataset=dataset, requested_by=owner, format="COCO")
     return {
         Project: project,
         Dataset: dataset,
@@ -155,6 +158,7 @@ def _objects(owner, offset: int) -> dict:
         Label: label,
         BoundingBox: box,
         AccessKey: key,
+        DatasetExport: export,
     }
 
 

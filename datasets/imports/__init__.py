@@ -17,13 +17,14 @@ from projects.s3_access import UserS3
 from .. import services
 from ..errors import DatasetError
 from ..models import Dataset, ImportJob
-from . import copy, manifest, s3_folder, upload
+from . import copy, format_files, manifest, s3_folder, upload
 
 # Where the images of a new dataset come from (the create form's choices).
 S3 = "s3"
 UPLOAD = "upload"
 MANIFEST = "manifest"
 COPY = "copy"
+FORMAT = "format"
 
 
 def dataset_create(
@@ -36,6 +37,7 @@ def dataset_create(
     auto_label: bool = False,
     manifest_location: manifest.ManifestLocation | None = None,
     source_dataset: Dataset | None = None,
+    format_location: format_files.FormatLocation | None = None,
     **fields,
 ) -> Dataset:
     """Check the source as the console does before creating anything, then create the dataset and
@@ -44,7 +46,7 @@ def dataset_create(
 
     Raises s3_names.S3Error (the user has no access to the location — S3AccessRefused —, or the folder's or
     the manifest's bucket or object can't be read) or DatasetError
-    with the form field it concerns (s3_location, manifest_location, source, name).
+    with the form field it concerns (s3_location, manifest_location, format_location, source, name).
     """
     if source == S3:
         s3_folder.s3_folder_check(location=s3_location, reader=UserS3(user.pk))
@@ -56,6 +58,9 @@ def dataset_create(
     if source == MANIFEST:
         manifest.manifest_check(location=manifest_location, reader=UserS3(user.pk))
         return manifest.dataset_create_from_manifest(project=project, name=name, location=manifest_location, **fields)
+    if source == FORMAT:
+        format_files.format_check(location=format_location, reader=UserS3(user.pk))
+        return format_files.dataset_create_from_format(project=project, name=name, location=format_location, **fields)
     return copy.dataset_create_copy(project=project, name=name, source=source_dataset, user=user, **fields)
 
 
@@ -69,6 +74,7 @@ def images_add(
     manifest_location: manifest.ManifestLocation | None = None,
     files: Sequence[UploadedFile] = (),
     batch: str = "",
+    format_location: format_files.FormatLocation | None = None,
 ) -> ImportJob | upload.UploadResult:
     """Add images to the dataset: queue the import of an S3 folder's new keys or of a manifest's new
     source-refs (the ImportJob), or store uploaded files at once (the UploadResult, file by file).
@@ -85,5 +91,8 @@ def images_add(
     if source == MANIFEST:
         manifest.manifest_check(location=manifest_location, reader=reader)
         return manifest.dataset_add_images_from_manifest(dataset=dataset, location=manifest_location)
+    if source == FORMAT:
+        format_files.format_check(location=format_location, reader=reader)
+        return format_files.dataset_add_images_from_format(dataset=dataset, location=format_location)
     s3_folder.s3_folder_check(location=s3_location, reader=reader)
     return s3_folder.dataset_add_images_from_s3(dataset=dataset, location=s3_location, auto_label=auto_label)

@@ -32,6 +32,7 @@ from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, Impor
 START_TASKS = {
     ImportJob.Source.S3_FOLDER: "datasets.tasks.import_list_task",
     ImportJob.Source.MANIFEST: "datasets.tasks.manifest_read_task",
+    ImportJob.Source.FORMAT: "datasets.tasks.format_read_task",
     ImportJob.Source.COPY: "datasets.tasks.dataset_copy_task",
     ImportJob.Source.SPLIT: "datasets.tasks.dataset_split_task",
     ImportJob.Source.ENTRIES: "datasets.tasks.entries_start_task",
@@ -41,6 +42,7 @@ CHUNK_TASKS = {
     ImportJob.Source.S3_FOLDER: "datasets.tasks.import_chunk_task",
     ImportJob.Source.MANIFEST: "datasets.tasks.manifest_chunk_task",
     ImportJob.Source.ENTRIES: "datasets.tasks.entries_chunk_task",
+    ImportJob.Source.FORMAT: "datasets.tasks.format_chunk_task",
 }
 # The jobs that hold one of their user's IMPORTS_PER_USER slots.
 RUNNING = (ImportJob.Status.QUEUED, ImportJob.Status.IN_PROGRESS)
@@ -154,7 +156,7 @@ def job_source_check(*, job: ImportJob) -> None:
     parameters = job.parameters
     if job.source == ImportJob.Source.S3_FOLDER:
         job_s3(job=job).check(parameters["bucket"], parameters["prefix"])
-    elif job.source == ImportJob.Source.MANIFEST:
+    elif job.source in (ImportJob.Source.MANIFEST, ImportJob.Source.FORMAT):
         job_s3(job=job).check(parameters["bucket"], parameters["key"])
 
 

@@ -38,6 +38,7 @@ from ..errors import MESSAGES, DatasetError, ErrorCode
 from ..formats import ground_truth, ground_truth_file
 from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, ImportJob, ImportReportItem, Label
 from . import jobs
+from .chunk_insert import labeled_chunk_insert
 from .headers import headers_read
 from .manifest_entries import image_of, item_of
 
@@ -286,51 +287,7 @@ def manifest_chunk(*, chunk_id: int) -> list[int]:
     )
     images = {item["ref"]: (item, *image_of(item, header)) for item, header in zip(chunk.items, headers, strict=True)}
 
-    with transaction.atomic():
-        locked = ImportChunk.objects.select_for_update().get(pk=chunk.pk)
-        if locked.done:
-            return []
-        names = sorted(
-            {name for item, _, boxes in images.values() for name in [*item["labels"], *(b[0] for b in boxes)]}
-        )
-        label_ids = jobs.labels_ensure(dataset_id=job.dataset_id, names=names)
-        Image.objects.bulk_create(
-            [
-                Image(
-                    dataset_id=job.dataset_id,
-                    source_ref=ref,
-                    file_name=rules.file_name_of(item["key"])[:1024],
-                    import_job=job,
-                    **fields,
-                )
-                for ref, (item, fields, _) in images.items()
-            ],
-            ignore_conflicts=True,
-            batch_size=500,
-        )
-        created = list(
-            Image.objects.filter(dataset_id=job.dataset_id, import_job=job, source_ref__in=list(images)).values_list(
-                "id", "source_ref", "needs_thumbnail"
-            )
-        )
-        ImageLabel.objects.bulk_create(
-            [
-                ImageLabel(image_id=pk, label_id=label_ids[name])
-                for pk, ref, _ in created
-                for name in images[ref][0]["labels"]
-            ],
-            ignore_conflicts=True,
-            batch_size=1000,
-        )
-        BoundingBox.objects.bulk_create(
-            [
-                BoundingBox(image_id=pk, label_id=label_ids[name], left=left, top=top, width=width, height=height)
-                for pk, ref, _ in created
-                for name, left, top, width, height in images[ref][2]
-            ],
-            batch_size=1000,
-        )
-        jobs.chunk_done(chunk=locked, job=job, image_ids=[pk for pk, _, _ in created])
+    created = labeled_chunk_insert(chunk=chunk, job=job, images=images)
     return [pk for pk, _, needs_thumbnail in created if needs_thumbnail]
 
 
@@ -349,7 +306,7 @@ def _invalid_images(job: ImportJob) -> int:
     return sum(1 for problems in problem_lists if not any(p.get("code") in line_codes for p in problems))
 
 
-def _inserted_remove(job: ImportJob) -> None:
+def inserted_remove(job: ImportJob) -> None:
     """Remove the images this job inserted, with their labels and boxes, and the labels it created
     that nothing uses now: a failed create leaves an empty dataset, a failed update the dataset as it was."""
     ids = list(job.images.order_by("id").values_list("id", flat=True))
@@ -378,7 +335,7 @@ def manifest_finish_if_done(*, job_id: int) -> bool:
         invalid_lines = job.parameters.get("invalid_lines", 0)
         invalid_images = _invalid_images(job)
         if rules.too_many_invalid(invalid=invalid_lines + invalid_images, total=job.found):
-            _inserted_remove(job)
+            inserted_remove(job)
             jobs.job_fail(job_id=job.pk, message=MESSAGES[ErrorCode.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST])
             ImportJob.objects.filter(pk=job.pk).update(
                 message=f"{MESSAGES[ErrorCode.ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST]} "

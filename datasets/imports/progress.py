@@ -28,8 +28,8 @@ class ImportProgress:
             return 0
         # Listing is unbounded until done; weight header reads by what has been found so far.
         done = self.imported + job.already_present
-        if job.source == ImportJob.Source.MANIFEST:
-            done += job.skipped  # a manifest's found counts lines, dropped ones too
+        if job.source in (ImportJob.Source.MANIFEST, ImportJob.Source.FORMAT):
+            done += job.skipped  # a manifest's found counts lines, dropped ones too (a format's: its items)
         return min(99, int(100 * done / max(job.found, 1)))
 
 

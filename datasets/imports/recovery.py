@@ -34,7 +34,7 @@ STALLED_MESSAGE = (
     "with a worker that stopped. Choose Retry import to run it again; images already imported are kept."
 )
 # The sources whose import a retry can run again (an upload is finished within its request).
-RETRYABLE = (ImportJob.Source.S3_FOLDER, ImportJob.Source.MANIFEST, ImportJob.Source.COPY)
+RETRYABLE = (ImportJob.Source.S3_FOLDER, ImportJob.Source.MANIFEST, ImportJob.Source.FORMAT, ImportJob.Source.COPY)
 
 
 def _last_sign_of_life():

@@ -102,7 +102,7 @@ def manifest_export_write(*, export_id: int) -> ManifestExport:
         version = Dataset.objects.filter(pk=dataset.pk).values_list("stats_version", flat=True).get()
         lines = 0
         with s3_multipart.MultipartWriter(console, key, content_type="application/jsonlines") as writer:
-            for batch in _manifest_batches(dataset_id=dataset.pk):
+            for batch in manifest_batches(dataset_id=dataset.pk):
                 writer.write(("\n".join(batch) + "\n").encode())
                 lines += len(batch)
         size = writer.size
@@ -125,7 +125,7 @@ def manifest_export_fail(*, export_id: int, message: str) -> None:
     )
 
 
-def _manifest_batches(*, dataset_id: int) -> Iterator[list[str]]:
+def manifest_batches(*, dataset_id: int) -> Iterator[list[str]]:
     """The dataset's manifest lines, a list per batch of images in id order.
 
     A batch's labels and boxes are read by the range of its image ids (an index range scan, where

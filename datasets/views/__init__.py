@@ -11,6 +11,7 @@ from .datasets import (
     dataset_use_as,
     image_detail,
 )
+from .exports import dataset_export, dataset_export_download, dataset_export_progress
 from .labeling import (
     image_label_remove,
     images_labels_assign,
@@ -32,6 +33,9 @@ __all__ = [
     "dataset_create",
     "dataset_delete",
     "dataset_detail",
+    "dataset_export",
+    "dataset_export_download",
+    "dataset_export_progress",
     "dataset_import_jobs",
     "dataset_import_retry",
     "dataset_progress",

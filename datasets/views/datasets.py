@@ -14,7 +14,7 @@ from projects.s3_access import request_s3
 
 from .. import counts, imports, selectors, services
 from ..errors import DatasetError
-from ..forms import DatasetCreateForm, DatasetUseAsForm, S3FolderForm
+from ..forms import AddImagesForm, DatasetCreateForm, DatasetUseAsForm
 from ..imports import recovery
 from ..models import Dataset
 from .gallery import example_bucket, gallery_render, progress_context
@@ -34,9 +34,11 @@ def _dataset_create_from(form, project, user) -> Dataset | None:
             auto_label=data["auto_label"],
             manifest_location=data["manifest_location"],
             source_dataset=data["source_dataset"],
+            format_location=data["format_location"],
         )
     except s3_names.S3Error as exc:
-        form.add_error("manifest_location" if location == DatasetCreateForm.MANIFEST else "s3_location", str(exc))
+        fields = {DatasetCreateForm.MANIFEST: "manifest_location", DatasetCreateForm.FORMAT: "format_location"}
+        form.add_error(fields.get(location, "s3_location"), str(exc))
     except DatasetError as exc:
         field = {"source": "source_dataset"}.get(exc.field, exc.field)
         form.add_error(field if field in form.fields else None, str(exc))
@@ -68,18 +70,20 @@ def dataset_create(request, project_pk):
 @require_http_methods(["GET", "POST"])
 def dataset_add_images(request, pk):
     dataset = selectors.dataset_get(user=request.user, pk=pk)
-    form = S3FolderForm(request.POST if request.method == "POST" else None, example_bucket=example_bucket(request))
+    form = AddImagesForm(request.POST if request.method == "POST" else None, example_bucket=example_bucket(request))
     if request.method == "POST" and form.is_valid():
+        formats = form.cleaned_data["image_location"] == AddImagesForm.FORMAT
         try:
             imports.images_add(
                 dataset=dataset,
                 user=request.user,
-                source=imports.S3,
+                source=imports.FORMAT if formats else imports.S3,
                 s3_location=form.cleaned_data["s3_location"],
                 auto_label=form.cleaned_data["auto_label"],
+                format_location=form.cleaned_data["format_location"],
             )
         except s3_names.S3Error as exc:
-            form.add_error("s3_location", str(exc))
+            form.add_error("format_location" if formats else "s3_location", str(exc))
         except DatasetError as exc:
             form.add_error(exc.field, str(exc))
         else:

@@ -1,7 +1,6 @@
-// Create dataset: show only the section of the chosen image location. Without JavaScript every
-// section shows and the server reads only the chosen one.
-const form = document.getElementById("dataset-create-form");
-if (form) {
+// Create dataset and Add images from S3: show only the section of the chosen image location.
+// Without JavaScript every section shows and the server reads only the chosen one.
+for (const form of document.querySelectorAll("form.source-form")) {
   const sections = form.querySelectorAll(".source-section");
   const show = () => {
     const chosen = form.querySelector('input[name="image_location"]:checked');

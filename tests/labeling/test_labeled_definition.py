@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from datasets import counts, labeling, selectors
 from datasets.models import Image
-from datasets.operations.export import _manifest_batches
+from datasets.operations.export import manifest_batches
 from tests.factories import DatasetFactory, ImageFactory, LabelFactory
 
 pytestmark = pytest.mark.django_db
@@ -73,7 +73,7 @@ def test_statistics_filters_and_the_exported_manifest_agree_on_which_images_are_
         return {image.pk for image in page.images}
 
     assert shown("labeled") == labeled and shown("unlabeled") == {bare.pk}
-    lines = [json.loads(line) for batch in _manifest_batches(dataset_id=dataset.pk) for line in batch]
+    lines = [json.loads(line) for batch in manifest_batches(dataset_id=dataset.pk) for line in batch]
     marked = {line["source-ref"]: line["cl-metadata"]["is_labeled"] for line in lines}
     assert marked == {image.source_ref: image.pk in labeled for image in four}
 

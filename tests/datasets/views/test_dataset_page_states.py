@@ -98,7 +98,7 @@ def test_a_failed_dataset_offers_retry_import_and_delete_dataset_only(client_use
     assert retry.find("button").text() == "Retry import"
     assert page.by_id("add-images-dialog") is None
     texts = page.text()
-    for offer in ("+ Add images", "Add images from S3", "Download manifest", "Create test dataset"):
+    for offer in ("+ Add images", "Add images from S3", "Download manifest", "Export dataset", "Create test dataset"):
         assert offer not in texts
 
 
@@ -112,6 +112,7 @@ def test_a_dataset_whose_update_failed_still_offers_its_actions(client_user, fai
         "+ Add images",
         "Add images from S3",
         "Download manifest",
+        "Export dataset",
         "Create test dataset",
         "Delete dataset",
     ]
