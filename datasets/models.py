@@ -252,6 +252,9 @@ class Image(models.Model):
     # Every error and warning found for the image (spec §5.5 D), each
     # {"code", "message", "level": "error" | "warning"} plus "box": <n> for an annotation's error.
     problems = models.JSONField(default=list, blank=True)
+    # The perceptual hash (imagehash's phash, 16 hex digits) of the thumbnail's pixels, made with the
+    # thumbnail; the health check's near-duplicate rule compares them.
+    phash = models.CharField(max_length=16, blank=True)
     # Kept by the services that add or remove labels and boxes, so the Labeled filter is an index scan.
     is_labeled = models.BooleanField(default=False)
     labels = models.ManyToManyField(Label, through="ImageLabel", related_name="images")
@@ -370,3 +373,25 @@ class BoundingBox(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.left},{self.top},{self.width},{self.height})"
+
+
+# The health reports' and versions' models, registered with the app's other models.
+from .health_models import DatasetVersion, HealthFinding, HealthReport, VersionEntry  # noqa: E402
+
+__all__ = [
+    "BoundingBox",
+    "Dataset",
+    "DatasetVersion",
+    "HealthFinding",
+    "HealthReport",
+    "Image",
+    "ImageLabel",
+    "ImportChunk",
+    "ImportJob",
+    "ImportReportItem",
+    "JobStatus",
+    "Label",
+    "LabelingAction",
+    "ManifestExport",
+    "VersionEntry",
+]

@@ -13,7 +13,7 @@ from customlabels.numbers import int_or_none
 from projects import selectors as project_selectors
 
 from .errors import DatasetError
-from .models import BoundingBox, Dataset, Image, ImageLabel, Label
+from .models import BoundingBox, Dataset, HealthFinding, HealthReport, Image, ImageLabel, Label
 
 PAGE_SIZE = 50
 
@@ -294,3 +294,28 @@ def manifest_export_latest(*, dataset: Dataset, succeeded: bool = False):
     if succeeded:
         exports = exports.filter(status=exports.model.Status.SUCCEEDED)
     return exports.first()
+
+
+def health_report_latest(*, dataset: Dataset):
+    """The dataset's latest health report (HealthReport), or None."""
+    return dataset.health_reports.order_by("-id").first()
+
+
+def health_report_get(*, user, pk: int):
+    """The user's health report, or 404."""
+    return get_object_or_404(
+        HealthReport.objects.select_related("dataset__project"), pk=pk, dataset__project__owner=user
+    )
+
+
+def health_groups(*, report, check_code: str, limit: int = 20) -> list[list[int]]:
+    """The first `limit` duplicate groups of a check, each the ids of its images."""
+    groups: dict[int, list[int]] = {}
+    rows = (
+        HealthFinding.objects.filter(report=report, check_code=check_code, group__gt=0, group__lte=limit)
+        .order_by("group", "image_id")
+        .values_list("group", "image_id")
+    )
+    for group, image_id in rows:
+        groups.setdefault(group, []).append(image_id)
+    return list(groups.values())
