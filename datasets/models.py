@@ -181,6 +181,10 @@ class ManifestExport(models.Model):
     Status = JobStatus
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="manifest_exports")
+    # The version exported, or None for the dataset as it is.
+    version = models.ForeignKey(
+        "datasets.DatasetVersion", null=True, blank=True, on_delete=models.CASCADE, related_name="manifest_exports"
+    )
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     # The dataset's stats_version when the export started: an export of an unchanged dataset is reused.

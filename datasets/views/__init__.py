@@ -10,6 +10,7 @@ from .datasets import (
     dataset_progress,
     image_detail,
 )
+from .health import dataset_health, health_summary, project_health
 from .labeling import (
     image_label_remove,
     images_labels_assign,
@@ -22,8 +23,25 @@ from .labeling import (
 )
 from .operations import dataset_import_jobs, dataset_split, import_job_report, manifest_download, manifest_export
 from .uploads import images_upload
+from .versions import (
+    dataset_versions,
+    version_detail,
+    version_download,
+    version_export,
+    version_restore,
+    versions_compare,
+)
 
 __all__ = [
+    "dataset_health",
+    "dataset_versions",
+    "health_summary",
+    "project_health",
+    "version_detail",
+    "version_download",
+    "version_export",
+    "version_restore",
+    "versions_compare",
     "box_change",
     "box_delete",
     "box_editor",
