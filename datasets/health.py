@@ -35,6 +35,9 @@ RUNNING = (HealthReport.Status.QUEUED, HealthReport.Status.IN_PROGRESS)
 HASH_BATCH = 64
 FINDINGS_BATCH = 5000
 NEAR_ALL = "_near_all"  # the near groups before exact copies are left out, for the next check to build on
+# A report remembers which images it saw without a hash, so the next check compares them once they
+# have one; with more than this, the next check compares every image again instead.
+UNHASHED_KEPT = 10_000
 
 
 def project_pair(*, dataset: Dataset) -> tuple[Dataset | None, Dataset | None]:
@@ -191,17 +194,19 @@ def _near(dataset: Dataset, rows: list[Row]) -> tuple[list[list[int]], int]:
     upto = rows[-1].id if rows else 0
     items = [(row.id, row.phash) for row in rows if row.phash]
     previous = (
-        HealthReport.objects.filter(dataset=dataset, status=HealthReport.Status.SUCCEEDED, unhashed=0)
+        HealthReport.objects.filter(dataset=dataset, status=HealthReport.Status.SUCCEEDED)
         .exclude(basis__upto=None)
         .order_by("-id")
         .first()
     )
-    if previous is None:
+    if previous is None or previous.basis.get("unhashed_ids") is None:
         return near_groups(items), upto
     grouped: dict[int, list[int]] = defaultdict(list)
     for group, image_id in previous.findings.filter(check_code=NEAR_ALL).values_list("group", "image_id"):
         grouped[group].append(image_id)
-    return near_groups(items, known=list(grouped.values()), known_upto=previous.basis["upto"]), upto
+    known = list(grouped.values())
+    upto_before, without = previous.basis["upto"], previous.basis["unhashed_ids"]
+    return near_groups(items, known=known, known_upto=upto_before, known_without=without), upto
 
 
 def health_report_run(*, report_id: int) -> HealthReport:
@@ -232,15 +237,17 @@ def health_report_run(*, report_id: int) -> HealthReport:
         overlap = project_checks[0]
         parts["testing" if training else "training"] = manifest_statistics(other_rows)
     summary = manifest_summary(training=parts["training"], testing=parts["testing"], overlap=overlap)
-    _keep(
-        report, checks, near_all, summary=summary, basis={"datasets": basis, "upto": upto}, rows=rows, started=started
-    )
+    unhashed_ids = [row.id for row in rows if not row.phash]
+    kept = {"datasets": basis, "upto": upto}
+    if len(unhashed_ids) <= UNHASHED_KEPT:
+        kept["unhashed_ids"] = unhashed_ids
+    _keep(report, checks, near_all, summary=summary, basis=kept, started=started)
     report.refresh_from_db()
     return report
 
 
 @transaction.atomic
-def _keep(report: HealthReport, checks: list[Check], near_all, *, summary, basis, rows, started) -> None:
+def _keep(report: HealthReport, checks: list[Check], near_all, *, summary, basis, started) -> None:
     findings = [
         HealthFinding(report_id=report.pk, check_code=check.code, image_id=pk)
         for check in checks
@@ -265,7 +272,8 @@ def _keep(report: HealthReport, checks: list[Check], near_all, *, summary, basis
         checks=[check.as_json() for check in checks],
         summary=summary,
         basis=basis,
-        unhashed=sum(1 for row in rows if not row.phash),
+        # Images whose thumbnail (and so hash) is still to come: until they have one, the report is not final.
+        unhashed=Image.objects.filter(dataset_id=report.dataset_id, needs_thumbnail=True, phash="").count(),
         seconds=round(time.perf_counter() - started, 3),
         message="",
         finished_at=timezone.now(),

@@ -30,8 +30,8 @@ class HealthReport(models.Model):
     basis = models.JSONField(default=dict, blank=True)
     checks = models.JSONField(default=list, blank=True)
     summary = models.JSONField(default=dict, blank=True)
-    # Images whose perceptual hash did not exist yet (thumbnail still to make): the near-duplicate
-    # check could not look at them, so a later check is not answered with this report.
+    # Images whose thumbnail, and so perceptual hash, was still to be made: the near-duplicate check
+    # could not look at them, so a later check is not answered with this report.
     unhashed = models.PositiveIntegerField(default=0)
     seconds = models.FloatField(default=0)
     message = models.TextField(blank=True)

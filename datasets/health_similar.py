@@ -87,13 +87,14 @@ def near_groups(
     *,
     known: Sequence[Sequence[int]] | None = None,
     known_upto: int = 0,
+    known_without: Sequence[int] = (),
 ) -> list[list[int]]:
     """Groups of images whose hashes are near (connected by pairs at most NEAR_DISTANCE bits apart).
     Items are (id, 16-hex-digit hash), in id order.
 
     Incremental: given `known`, the near groups (before leaving out exact copies) of a check that
-    saw every image with an id up to `known_upto` (hashes never change), only the pairs with a newer
-    image are searched, and the pairs inside the known groups are taken again, so an image gone
+    saw every image with an id up to `known_upto` (hashes never change) except `known_without` (it
+    had no hash then), only the pairs with a newer image or one of those are searched, and the pairs inside the known groups are taken again, so an image gone
     since breaks a group it held together.
     """
     if len(items) < 2:
@@ -105,7 +106,9 @@ def near_groups(
         found = near_pairs(hashes)
     else:
         position = {pk: n for n, pk in enumerate(ids)}
-        found = near_pairs(hashes, new=np.array(ids, dtype=np.int64) > known_upto)
+        id_array = np.array(ids, dtype=np.int64)
+        new = (id_array > known_upto) | np.isin(id_array, np.array(list(known_without), dtype=np.int64))
+        found = near_pairs(hashes, new=new)
         for group in known:
             at = [position[pk] for pk in group if pk in position]
             found |= {
