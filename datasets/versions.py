@@ -61,7 +61,7 @@ def _live_entries_sql() -> str:
     problems = "i.problems::text" if connection.vendor == "postgresql" else "i.problems"
     return (
         "SELECT i.source_ref, i.file_name, i.format, i.width, i.height, i.size, i.etag, i.phash, "
-        f"i.error_code, i.error_message, {problems}, {labels}, {boxes} "
+        f"i.error_code, i.error_message, {problems} AS problems, {labels} AS labels, {boxes} AS boxes "
         f"FROM {Image._meta.db_table} i WHERE i.dataset_id = %s"
     )
 

@@ -140,7 +140,9 @@ def _groups(report, code):
 
 
 @pytest.mark.django_db
-def test_a_dataset_being_imported_is_not_checked_and_another_users_report_is_404(client_other_user, user, console_bucket):
+def test_a_dataset_being_imported_is_not_checked_and_another_users_report_is_404(
+    client_other_user, user, console_bucket
+):
     dataset = DatasetFactory(project__owner=user, status=Dataset.Status.UPDATE_IN_PROGRESS)
     with pytest.raises(DatasetError, match="Wait until it finishes"):
         health.health_check_start(dataset=dataset, user=user)
