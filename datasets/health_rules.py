@@ -280,7 +280,7 @@ def _duplicates(rows: Sequence[Row], near_all: Sequence[Sequence[int]]) -> list[
             "No duplicate images",
             WARNING if exact else PASS,
             sum(len(g) for g in exact),
-            f"{sum(len(g) for g in exact)} images in {len(exact)} groups have the same content."
+            f"{sum(len(g) for g in exact)} images in {len(exact)} group{'s' * (len(exact) != 1)} have the same content."
             if exact
             else "No two images have the same content.",
             image_ids=sorted(pk for group in exact for pk in group),
@@ -291,7 +291,7 @@ def _duplicates(rows: Sequence[Row], near_all: Sequence[Sequence[int]]) -> list[
             "No near duplicates",
             WARNING if near else PASS,
             sum(len(g) for g in near),
-            f"{sum(len(g) for g in near)} images in {len(near)} groups look alike "
+            f"{sum(len(g) for g in near)} images in {len(near)} group{'s' * (len(near) != 1)} look alike "
             "(resized, recompressed or slightly cropped copies)."
             if near
             else "No images look alike.",
