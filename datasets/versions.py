@@ -62,7 +62,7 @@ def _live_entries_sql() -> str:
     return (
         "SELECT i.source_ref, i.file_name, i.format, i.width, i.height, i.size, i.etag, i.phash, "
         f"i.error_code, i.error_message, {problems} AS problems, {labels} AS labels, {boxes} AS boxes "
-        f"FROM {Image._meta.db_table} i WHERE i.dataset_id = %s"
+        f"FROM {Image._meta.db_table} i WHERE i.dataset_id = %s ORDER BY i.id"
     )
 
 

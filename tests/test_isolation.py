@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.converters import IntConverter
 
-from datasets.models import BoundingBox, Dataset, Image, ImportJob, Label
+from datasets.models import BoundingBox, Dataset, DatasetVersion, HealthReport, Image, ImportJob, Label
 from projects.models import Project
 from tests.factories import (
     BoundingBoxFactory,
@@ -42,6 +42,8 @@ KINDS = {
     "import": ImportJob,
     "import-job": ImportJob,
     "box": BoundingBox,
+    "health": HealthReport,
+    "version": DatasetVersion,
 }
 NAMESPACE_KINDS = {"projects": Project, "datasets": Dataset}
 
@@ -54,6 +56,8 @@ FIRST_IDS = {
     Label: 940_001,
     ImportJob: 950_001,
     BoundingBox: 960_001,
+    HealthReport: 970_001,
+    DatasetVersion: 980_001,
 }
 OTHER_USER_OFFSET = 500
 
@@ -138,7 +142,20 @@ def _objects(owner, offset: int) -> dict:
     label = LabelFactory(id=pk(Label), dataset=dataset)
     ImageLabelFactory(image=image, label=label)
     box = BoundingBoxFactory(id=pk(BoundingBox), image=image, label=label)
-    return {Project: project, Dataset: dataset, ImportJob: job, Image: image, Label: label, BoundingBox: box}
+    report = HealthReport.objects.create(
+        id=pk(HealthReport), dataset=dataset, requested_by=owner, status=HealthReport.Status.SUCCEEDED
+    )
+    version = DatasetVersion.objects.create(id=pk(DatasetVersion), dataset=dataset, name="v1", created_by=owner)
+    return {
+        Project: project,
+        Dataset: dataset,
+        ImportJob: job,
+        Image: image,
+        Label: label,
+        BoundingBox: box,
+        HealthReport: report,
+        DatasetVersion: version,
+    }
 
 
 def snapshot() -> dict:
