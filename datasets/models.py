@@ -258,7 +258,8 @@ class Image(models.Model):
     problems = models.JSONField(default=list, blank=True)
     # The perceptual hash (imagehash's phash, 16 hex digits) of the thumbnail's pixels, made with the
     # thumbnail; the health check's near-duplicate rule compares them.
-    phash = models.CharField(max_length=16, blank=True)
+    # db_default: the imports' raw INSERTs that do not name it leave it empty.
+    phash = models.CharField(max_length=16, blank=True, default="", db_default="")
     # Kept by the services that add or remove labels and boxes, so the Labeled filter is an index scan.
     is_labeled = models.BooleanField(default=False)
     labels = models.ManyToManyField(Label, through="ImageLabel", related_name="images")
@@ -380,22 +381,4 @@ class BoundingBox(models.Model):
 
 
 # The health reports' and versions' models, registered with the app's other models.
-from .health_models import DatasetVersion, HealthFinding, HealthReport, VersionEntry  # noqa: E402
-
-__all__ = [
-    "BoundingBox",
-    "Dataset",
-    "DatasetVersion",
-    "HealthFinding",
-    "HealthReport",
-    "Image",
-    "ImageLabel",
-    "ImportChunk",
-    "ImportJob",
-    "ImportReportItem",
-    "JobStatus",
-    "Label",
-    "LabelingAction",
-    "ManifestExport",
-    "VersionEntry",
-]
+from .health_models import DatasetVersion, HealthFinding, HealthReport, VersionEntry  # noqa: E402, F401
