@@ -64,6 +64,7 @@ bench: venv services bench-libs
 	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_labeling.py --images 100000
 	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_gallery.py
 	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_formats.py --images $${FORMATS_N:-100000}
+	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_health.py --images 100000
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_manifest.py --images $${MANIFEST_N:-100000}
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_fairness.py --images $${FAIR_N:-20000}
 	$(MAKE) --no-print-directory bench-scaleout

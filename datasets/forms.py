@@ -293,3 +293,34 @@ class BoxForm(forms.Form):
         name, errors = next(iter(self.errors.items()))
         message = errors[0]
         return message if name in ("label", "__all__") else f"{name}: {message}"
+
+
+class VersionCreateForm(forms.Form):
+    name = forms.CharField(
+        label="Version name",
+        max_length=255,
+        help_text="Up to 255 characters, for example v1 or before-relabeling.",
+    )
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name or any(ord(c) < 0x20 for c in name):
+            raise forms.ValidationError("Enter a version name of visible characters.")
+        return name
+
+
+class VersionRestoreForm(forms.Form):
+    name = _dataset_name("New dataset name")
+
+
+class VersionCompareForm(forms.Form):
+    """Two sides to compare: versions of the dataset by id, or "now" for the dataset as it is."""
+
+    before = forms.ChoiceField(label="Compare")
+    after = forms.ChoiceField(label="with")
+
+    def __init__(self, *args, versions, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(str(v.pk), v.name) for v in versions] + [("now", "Now (the dataset as it is)")]
+        self.fields["before"].choices = choices
+        self.fields["after"].choices = choices

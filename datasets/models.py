@@ -193,6 +193,10 @@ class ManifestExport(models.Model):
     Status = JobStatus
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="manifest_exports")
+    # The version exported, or None for the dataset as it is.
+    version = models.ForeignKey(
+        "datasets.DatasetVersion", null=True, blank=True, on_delete=models.CASCADE, related_name="manifest_exports"
+    )
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     # The dataset's stats_version when the export started: an export of an unchanged dataset is reused.
@@ -323,6 +327,10 @@ class Image(models.Model):
     # Every error and warning found for the image (spec §5.5 D), each
     # {"code", "message", "level": "error" | "warning"} plus "box": <n> for an annotation's error.
     problems = models.JSONField(default=list, blank=True)
+    # The perceptual hash (imagehash's phash, 16 hex digits) of the thumbnail's pixels, made with the
+    # thumbnail; the health check's near-duplicate rule compares them.
+    # db_default: the imports' raw INSERTs that do not name it leave it empty.
+    phash = models.CharField(max_length=16, blank=True, default="", db_default="")
     # Kept by the services that add or remove labels and boxes, so the Labeled filter is an index scan.
     is_labeled = models.BooleanField(default=False)
     labels = models.ManyToManyField(Label, through="ImageLabel", related_name="images")
@@ -441,3 +449,7 @@ class BoundingBox(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.left},{self.top},{self.width},{self.height})"
+
+
+# The health reports' and versions' models, registered with the app's other models.
+from .health_models import DatasetVersion, HealthFinding, HealthReport, VersionEntry  # noqa: E402, F401

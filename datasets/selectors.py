@@ -13,7 +13,7 @@ from customlabels.numbers import int_or_none
 from projects import selectors as project_selectors
 
 from .errors import DatasetError
-from .models import BoundingBox, Dataset, DatasetExport, Image, ImageLabel, Label
+from .models import BoundingBox, Dataset, DatasetExport, HealthFinding, HealthReport, Image, ImageLabel, Label
 
 PAGE_SIZE = 50
 
@@ -72,13 +72,17 @@ class GalleryFilter:
     """What the left pane selects; every part lives in the URL and they combine (AND).
 
     show: all, labeled, unlabeled or errors; label_ids: images with any of these labels
-    (image-level or on a box, as ListDatasetEntries' ContainsLabels); has_boxes; name: file name contains.
+    (image-level or on a box, as ListDatasetEntries' ContainsLabels); has_boxes; name: file name contains;
+    check: the images a check of a health report (`report`) is about, in its group `group` if not 0.
     """
 
     show: str = "all"
     label_ids: tuple[int, ...] = ()
     has_boxes: bool = False
     name: str = ""
+    check: str = ""
+    report: int | None = None
+    group: int = 0
 
     CHOICES = ("all", "labeled", "unlabeled", "errors")
 
@@ -92,7 +96,15 @@ class GalleryFilter:
             has_boxes=query.get("boxes") == "1",
             # PostgreSQL refuses NUL in text, and no file name holds one.
             name=query.get("name", "").replace("\x00", "").strip()[:255],
+            **cls._check_from_query(query),
         )
+
+    @staticmethod
+    def _check_from_query(query) -> dict:
+        report, check = int_or_none(query.get("report")), query.get("check", "")
+        if report is None or not check.replace("_", "").isalnum() or len(check) > 32:
+            return {}
+        return {"check": check, "report": report, "group": max(0, int_or_none(query.get("group")) or 0)}
 
     def as_query(self) -> list[tuple[str, str]]:
         pairs = [] if self.show == "all" else [("show", self.show)]
@@ -101,6 +113,10 @@ class GalleryFilter:
             pairs.append(("boxes", "1"))
         if self.name:
             pairs.append(("name", self.name))
+        if self.check:
+            pairs += [("check", self.check), ("report", str(self.report))]
+            if self.group:
+                pairs.append(("group", str(self.group)))
         return pairs
 
     @property
@@ -122,6 +138,14 @@ def _conditions(*, dataset: Dataset, filters: GalleryFilter, prefix: str = "") -
         q &= Q(**{f"{prefix}id__in": boxed})
     if filters.name:
         q &= Q(**{f"{prefix}file_name__icontains": filters.name})
+    if filters.check:
+        # Only a report of this dataset: the ids in the query string may name anyone's.
+        findings = HealthFinding.objects.filter(
+            report_id=filters.report, report__dataset=dataset, check_code=filters.check
+        )
+        if filters.group:
+            findings = findings.filter(group=filters.group)
+        q &= Q(**{f"{prefix}id__in": findings.values("image_id")})
     return q
 
 
@@ -290,7 +314,7 @@ def dataset_images(
 
 def manifest_export_latest(*, dataset: Dataset, succeeded: bool = False):
     """The dataset's latest "Download manifest" export (the latest one that succeeded, if asked), or None."""
-    exports = dataset.manifest_exports.order_by("-created_at", "-id")
+    exports = dataset.manifest_exports.filter(version=None).order_by("-created_at", "-id")
     if succeeded:
         exports = exports.filter(status=exports.model.Status.SUCCEEDED)
     return exports.first()
@@ -306,3 +330,28 @@ def dataset_export_get(*, user, pk: int):
     return get_object_or_404(
         DatasetExport.objects.select_related("dataset__project"), pk=pk, dataset__project__owner=user
     )
+
+
+def health_report_latest(*, dataset: Dataset):
+    """The dataset's latest health report (HealthReport), or None."""
+    return dataset.health_reports.order_by("-id").first()
+
+
+def health_report_get(*, user, pk: int):
+    """The user's health report, or 404."""
+    return get_object_or_404(
+        HealthReport.objects.select_related("dataset__project"), pk=pk, dataset__project__owner=user
+    )
+
+
+def health_groups(*, report, check_code: str, limit: int = 20) -> list[list[int]]:
+    """The first `limit` duplicate groups of a check, each the ids of its images."""
+    groups: dict[int, list[int]] = {}
+    rows = (
+        HealthFinding.objects.filter(report=report, check_code=check_code, group__gt=0, group__lte=limit)
+        .order_by("group", "image_id")
+        .values_list("group", "image_id")
+    )
+    for group, image_id in rows:
+        groups.setdefault(group, []).append(image_id)
+    return list(groups.values())

@@ -10,6 +10,7 @@ from django.db import OperationalError
 
 from customlabels import s3_names
 
+from . import health, versions
 from .errors import DatasetError
 from .imports import copy, entries, format_files, jobs, manifest, recovery, s3_folder, split
 from .models import Dataset, ImportChunk
@@ -228,3 +229,39 @@ class DatasetExportTask(Task):
 @shared_task(base=DatasetExportTask, **RETRY)
 def dataset_export_task(export_id: int) -> None:
     format_export.dataset_export_run(export_id=export_id)
+
+
+class HealthTask(Task):
+    """When a check gives up, its report page says why instead of waiting forever."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        if isinstance(exc, s3_names.S3Error | DatasetError):
+            message = f"The check could not finish: {exc}"
+        else:
+            log.error("Health check %s failed", args, exc_info=einfo.exc_info if einfo else None)
+            message = "The check could not finish because of an internal error."
+        health.health_report_fail(report_id=args[0] if args else kwargs["report_id"], message=message)
+
+
+@shared_task(base=HealthTask, **RETRY)
+def health_report_task(report_id: int) -> None:
+    health.health_report_run(report_id=report_id)
+
+
+class RestoreTask(Task):
+    """A restore that gives up leaves its new dataset CREATE_FAILED, empty."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        log.error("Version restore %s failed", args, exc_info=einfo.exc_info if einfo else None)
+        versions.version_restore_fail(dataset_id=args[0] if args else kwargs["dataset_id"])
+
+
+@shared_task(base=RestoreTask, **RETRY)
+def version_restore_task(dataset_id: int, version_id: int) -> None:
+    versions.version_restore(dataset_id=dataset_id, version_id=version_id)

@@ -34,4 +34,13 @@ urlpatterns = [
     path("exports/<int:pk>/download/", views.dataset_export_download, name="export_download"),
     path("<int:pk>/import-jobs/", views.dataset_import_jobs, name="import_jobs"),
     path("import-jobs/<int:pk>/report.csv", views.import_job_report, name="import_report"),
+    path("<int:pk>/health/", views.dataset_health, name="health"),
+    path("<int:pk>/health/project/", views.project_health, name="project_health"),
+    path("health/<int:pk>/summary.json", views.health_summary, name="health_summary"),
+    path("<int:pk>/versions/", views.dataset_versions, name="versions"),
+    path("<int:pk>/versions/compare/", views.versions_compare, name="versions_compare"),
+    path("versions/<int:pk>/", views.version_detail, name="version_detail"),
+    path("versions/<int:pk>/export/", views.version_export, name="version_export"),
+    path("versions/<int:pk>/download/", views.version_download, name="version_download"),
+    path("versions/<int:pk>/restore/", views.version_restore, name="version_restore"),
 ]

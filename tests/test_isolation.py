@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.converters import IntConverter
 
-from datasets.models import BoundingBox, Dataset, DatasetExport, Image, ImportJob, Label
+from datasets.models import BoundingBox, Dataset, DatasetExport, DatasetVersion, HealthReport, Image, ImportJob, Label
 from projects.models import AccessKey, Project
 from tests.factories import (
     BoundingBoxFactory,
@@ -44,6 +44,8 @@ KINDS = {
     "box": BoundingBox,
     "access-key": AccessKey,
     "export": DatasetExport,
+    "health": HealthReport,
+    "version": DatasetVersion,
 }
 NAMESPACE_KINDS = {"projects": Project, "datasets": Dataset}
 
@@ -58,6 +60,8 @@ FIRST_IDS = {
     BoundingBox: 960_001,
     AccessKey: 970_001,
     DatasetExport: 970_001,
+    HealthReport: 970_001,
+    DatasetVersion: 980_001,
 }
 OTHER_USER_OFFSET = 500
 
@@ -150,6 +154,10 @@ def _objects(owner, offset: int) -> dict:
         is_active=False,
     )
     export = DatasetExport.objects.create(id=pk(DatasetExport), dataset=dataset, requested_by=owner, format="COCO")
+    report = HealthReport.objects.create(
+        id=pk(HealthReport), dataset=dataset, requested_by=owner, status=HealthReport.Status.SUCCEEDED
+    )
+    version = DatasetVersion.objects.create(id=pk(DatasetVersion), dataset=dataset, name="v1", created_by=owner)
     return {
         Project: project,
         Dataset: dataset,
@@ -159,6 +167,8 @@ def _objects(owner, offset: int) -> dict:
         BoundingBox: box,
         AccessKey: key,
         DatasetExport: export,
+        HealthReport: report,
+        DatasetVersion: version,
     }
 
 

@@ -128,9 +128,9 @@ def _rows_copy(*, source_id: int, target_id: int, job_id: int) -> int:
         # which the relocation queued with the copy gives it.
         cursor.execute(
             f"INSERT INTO {image} (dataset_id, source_ref, file_name, import_job_id, format, width, height, size, "
-            "etag, thumbnail_key, needs_thumbnail, thumbnail_queued_at, error_code, error_message, problems, "
+            "etag, phash, thumbnail_key, needs_thumbnail, thumbnail_queued_at, error_code, error_message, problems, "
             "is_labeled, created_at) "
-            "SELECT %s, source_ref, file_name, %s, format, width, height, size, etag, thumbnail_key, "
+            "SELECT %s, source_ref, file_name, %s, format, width, height, size, etag, phash, thumbnail_key, "
             "(needs_thumbnail OR thumbnail_key <> ''), %s, error_code, error_message, problems, is_labeled, %s "
             f"FROM {image} WHERE dataset_id = %s ORDER BY id ON CONFLICT (dataset_id, source_ref) DO NOTHING",
             [target_id, job_id, now, now, source_id],

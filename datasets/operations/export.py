@@ -24,8 +24,9 @@ from projects.s3_access import Use, UserS3
 from .. import selectors
 from ..errors import DatasetError
 from ..formats import ground_truth, ground_truth_writer
-from ..models import BoundingBox, Dataset, Image, ImageLabel, Label, ManifestExport
+from ..models import BoundingBox, Dataset, DatasetVersion, Image, ImageLabel, Label, ManifestExport
 from .common import EXPORT_BATCH, QUEUE_DOWN
+from .version_rows import version_manifest_batches
 
 _EXPORT_RUNNING = (ManifestExport.Status.QUEUED, ManifestExport.Status.IN_PROGRESS)
 
@@ -51,7 +52,7 @@ def manifest_export_start(*, dataset: Dataset, user) -> ManifestExport:
     if locked.never_created:
         raise DatasetError(MANIFEST_NOT_CREATED)
     stalled_before = timezone.now() - timedelta(seconds=settings.IMPORT_STALL_SECONDS)
-    same = locked.manifest_exports.filter(stats_version=locked.stats_version).order_by("-id")
+    same = locked.manifest_exports.filter(stats_version=locked.stats_version, version=None).order_by("-id")
     reusable = same.filter(
         Q(status=ManifestExport.Status.SUCCEEDED) | Q(created_at__gte=stalled_before, status__in=_EXPORT_RUNNING)
     ).first()
@@ -72,9 +73,36 @@ def manifest_export_start(*, dataset: Dataset, user) -> ManifestExport:
     return export
 
 
-def manifest_export_key(*, dataset: Dataset, moment) -> str:
+@transaction.atomic
+def version_export_start(*, version: DatasetVersion, user) -> ManifestExport:
+    """Start writing the version's Ground Truth manifest, or return the export that holds (or is
+    writing) it: a version never changes, so one export serves every later download. Atomic; the
+    worker starts after commit."""
+    if version.dataset.project.owner_id != user.pk:
+        raise DatasetError("Choose one of your versions.")
+    stalled_before = timezone.now() - timedelta(seconds=settings.IMPORT_STALL_SECONDS)
+    reusable = (
+        version.manifest_exports.filter(
+            Q(status=ManifestExport.Status.SUCCEEDED) | Q(created_at__gte=stalled_before, status__in=_EXPORT_RUNNING)
+        )
+        .order_by("-id")
+        .first()
+    )
+    if reusable is not None:
+        return reusable
+    export = ManifestExport.objects.create(dataset=version.dataset, version=version, requested_by=user)
+    send_after_commit(
+        "datasets.tasks.manifest_export_task",
+        export.pk,
+        on_error=lambda: manifest_export_fail(export_id=export.pk, message=QUEUE_DOWN),
+    )
+    return export
+
+
+def manifest_export_key(*, dataset: Dataset, moment, version: DatasetVersion | None = None) -> str:
     prefix = console_storage.export_prefix(dataset.project.owner_id, dataset.pk)
-    return f"{prefix}{moment.strftime('%Y%m%dT%H%M%SZ')}-{dataset.name}.manifest"
+    suffix = f"-{version.name}" if version is not None else ""
+    return f"{prefix}{moment.strftime('%Y%m%dT%H%M%SZ')}-{dataset.name}{suffix}.manifest"
 
 
 def manifest_export_write(*, export_id: int) -> ManifestExport:
@@ -86,23 +114,32 @@ def manifest_export_write(*, export_id: int) -> ManifestExport:
     of the dataset, whose stats_version the export records. Idempotent: a finished export is
     returned as it is. Raises s3.S3Error (S3Unreachable is worth a retry) or DatasetError.
     """
-    export = ManifestExport.objects.select_related("dataset__project").get(pk=export_id)
+    export = ManifestExport.objects.select_related("dataset__project", "version").get(pk=export_id)
     if export.is_finished:
         return export
     ManifestExport.objects.filter(pk=export.pk).update(status=ManifestExport.Status.IN_PROGRESS)
     console = selectors.console_bucket_name()
     dataset = export.dataset
-    key = manifest_export_key(dataset=dataset, moment=timezone.now())
+    key = manifest_export_key(dataset=dataset, moment=timezone.now(), version=export.version)
     UserS3(dataset.project.owner_id, console=console).check(console, key, use=Use.WRITE)
     snapshot = connection.vendor == "postgresql" and not connection.in_atomic_block
     with transaction.atomic():
         if snapshot:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        version = Dataset.objects.filter(pk=dataset.pk).values_list("stats_version", flat=True).get()
+        version = (
+            Dataset.objects.filter(pk=dataset.pk).values_list("stats_version", flat=True).get()
+            if export.version is None
+            else export.version.stats_version
+        )
         lines = 0
         with s3_multipart.MultipartWriter(console, key, content_type="application/jsonlines") as writer:
-            for batch in manifest_batches(dataset_id=dataset.pk):
+            batches = (
+                manifest_batches(dataset_id=dataset.pk)
+                if export.version is None
+                else version_manifest_batches(version=export.version)
+            )
+            for batch in batches:
                 writer.write(("\n".join(batch) + "\n").encode())
                 lines += len(batch)
         size = writer.size

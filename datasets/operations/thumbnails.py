@@ -23,6 +23,7 @@ from projects.s3_access import UserS3
 
 from .. import rules, selectors, services
 from ..errors import ErrorCode
+from ..health_similar import perceptual_hash
 from ..models import Dataset, Image, ImportJob
 from .common import ID_BATCH
 
@@ -206,7 +207,13 @@ def thumbnail_size(width: int, height: int) -> tuple[int, int]:
 
 
 def thumbnail_encode(data: bytes, *, size: int | None = None) -> bytes:
-    """The image as a JPEG of at most THUMBNAIL_SIZE pixels a side.
+    """The image as a JPEG of at most THUMBNAIL_SIZE pixels a side (see thumbnail_make)."""
+    return thumbnail_make(data, size=size)[0]
+
+
+def thumbnail_make(data: bytes, *, size: int | None = None) -> tuple[bytes, str]:
+    """The image as a JPEG of at most THUMBNAIL_SIZE pixels a side, and the perceptual hash of those
+    pixels (health_similar.perceptual_hash), made from the image decoded once.
 
     Before any pixel is decoded, the format and dimensions are read from these very bytes (not
     from a header read earlier: the object may have changed since) and checked against the image
@@ -237,7 +244,7 @@ def thumbnail_encode(data: bytes, *, size: int | None = None) -> bytes:
             img.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
             out = io.BytesIO()
             img.save(out, "JPEG", quality=80)
-            return out.getvalue()
+            return out.getvalue(), perceptual_hash(img)
     except (PILImage.DecompressionBombWarning, PILImage.DecompressionBombError) as exc:
         raise ImageUnusable(TOO_MANY_PIXELS) from exc
     except (OSError, SyntaxError, ValueError) as exc:
@@ -263,6 +270,8 @@ def images_thumbnails_make(*, image_ids: list[int]) -> int:
     readers = {owner_id: UserS3(owner_id, console=console) for owner_id in {image.owner_id for image in images}}
     refused: dict[int, str] = {}
 
+    hashes: dict[int, str] = {}
+
     def make(image: Image) -> tuple[int, str, str]:
         bucket, key = s3.split_uri(image.source_ref)
         try:
@@ -274,7 +283,7 @@ def images_thumbnails_make(*, image_ids: list[int]) -> int:
         except (s3.S3ObjectNotFound, s3.S3AccessDenied) as exc:
             return image.pk, "", f"The image is invalid: {exc}"
         try:
-            thumb = thumbnail_encode(data, size=size)
+            thumb, hashes[image.pk] = thumbnail_make(data, size=size)
         except ImageUnusable as exc:
             return image.pk, "", str(exc)
         thumb_key = console_storage.thumbnail_key(image.owner_id, image.dataset_id, image.pk)
@@ -291,7 +300,9 @@ def images_thumbnails_make(*, image_ids: list[int]) -> int:
             if pk in refused:
                 continue
             if thumb_key:
-                made += Image.objects.filter(pk=pk).update(thumbnail_key=thumb_key, needs_thumbnail=False)
+                made += Image.objects.filter(pk=pk).update(
+                    thumbnail_key=thumb_key, needs_thumbnail=False, phash=hashes.get(pk, "")
+                )
             else:
                 # The file itself is unusable: that outranks any manifest problem as the headline.
                 image = next(i for i in images if i.pk == pk)

@@ -12,6 +12,7 @@ from .datasets import (
     image_detail,
 )
 from .exports import dataset_export, dataset_export_download, dataset_export_progress
+from .health import dataset_health, health_summary, project_health
 from .labeling import (
     image_label_remove,
     images_labels_assign,
@@ -24,8 +25,25 @@ from .labeling import (
 )
 from .operations import dataset_import_jobs, dataset_split, import_job_report, manifest_download, manifest_export
 from .uploads import images_upload
+from .versions import (
+    dataset_versions,
+    version_detail,
+    version_download,
+    version_export,
+    version_restore,
+    versions_compare,
+)
 
 __all__ = [
+    "dataset_health",
+    "dataset_versions",
+    "health_summary",
+    "project_health",
+    "version_detail",
+    "version_download",
+    "version_export",
+    "version_restore",
+    "versions_compare",
     "box_change",
     "box_delete",
     "box_editor",

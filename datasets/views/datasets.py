@@ -130,6 +130,7 @@ def dataset_delete(request, pk):
             "dataset": dataset,
             "project": dataset.project,
             "stats": counts.dataset_stats(dataset=dataset),
+            "versions": list(dataset.versions.order_by("created_at").only("name")),
         },
         template="datasets/dataset_delete.html",
         delete=lambda: services.dataset_delete(dataset=dataset),

@@ -115,6 +115,18 @@ def test_the_other_images_of_the_batch_still_get_their_thumbnails(console_bucket
     assert other.thumbnail_key and not other.error_code
 
 
+def test_a_thumbnail_is_made_with_the_perceptual_hash_of_its_pixels(console_bucket, project, s3, make_bucket):
+    bucket = make_bucket("source")
+    data = png_bytes(100, 100, color="green", text="hash me")
+    seed(s3, bucket, {"photo.png": data})
+    image = imported(project, bucket, "photo.png")
+
+    assert thumbnails.images_thumbnails_make(image_ids=[image.pk]) == 1
+
+    image.refresh_from_db()
+    assert image.phash == thumbnails.thumbnail_make(data)[1] and len(image.phash) == 16
+
+
 PILLOW_IN_A_STARTED_PROCESS = """
 import io, sys
 import django
