@@ -71,7 +71,8 @@ def import_list_task(job_id: int) -> None:
 
 @shared_task(base=ChunkTask, **RETRY)
 def import_chunk_task(chunk_id: int) -> None:
-    s3_folder.import_chunk(chunk_id=chunk_id)
+    # The chunk's thumbnails as soon as it commits, so the gallery fills in while the import runs.
+    thumbnails.images_thumbnails_queue(image_ids=s3_folder.import_chunk(chunk_id=chunk_id))
     _finish_if_done(chunk_id, s3_folder.import_finish_if_done)
 
 
@@ -83,7 +84,7 @@ def manifest_read_task(job_id: int) -> None:
 
 @shared_task(base=ChunkTask, **RETRY)
 def manifest_chunk_task(chunk_id: int) -> None:
-    manifest.manifest_chunk(chunk_id=chunk_id)
+    thumbnails.images_thumbnails_queue(image_ids=manifest.manifest_chunk(chunk_id=chunk_id))
     _finish_if_done(chunk_id, manifest.manifest_finish_if_done)
 
 
@@ -96,7 +97,7 @@ def _finish_if_done(chunk_id: int, finish_if_done) -> None:
 
 def import_finished(job_id: int) -> None:
     """What follows a finished import: fresh planner statistics if it was large, then the thumbnails
-    of its dataset, its own images' and any an earlier import left without one."""
+    of its dataset no chunk queued: those an earlier import left without one, and any lost on the way."""
     jobs.import_statistics_refresh(job_id=job_id)
     thumbnails.import_thumbnails_queue(job_id=job_id)
 

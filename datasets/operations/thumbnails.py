@@ -7,10 +7,13 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
@@ -29,7 +32,9 @@ from .common import ID_BATCH
 log = logging.getLogger(__name__)
 
 THUMBNAIL_SIZE = 256
-THUMBNAIL_BATCH = 32
+# Images per thumbnail task: a chunk of 1,000 becomes 10 tasks, each a few tenths of a second of work
+# for the worker's THUMBNAIL_THREADS, so a task's own cost (its message, five queries) is small.
+THUMBNAIL_BATCH = 100
 MAKE_TASK = "datasets.tasks.image_thumbnails_task"
 
 
@@ -58,17 +63,34 @@ def dataset_thumbnails_queue(*, dataset_id: int) -> int:
     queued = 0
     for due in _due(now=timezone.now()):
         after = 0
-        while ids := _page_queue(dataset_id=dataset_id, due=due, after=after):
+        while ids := _page_queue(due=due & Q(dataset_id=dataset_id), after=after):
             queued += len(ids)
             after = ids[-1]
     return queued
 
 
+def images_thumbnails_queue(*, image_ids: list[int]) -> int:
+    """As an import's chunk commits: queue the thumbnails of the images it inserted (`image_ids`),
+    in tasks of THUMBNAIL_BATCH, so the gallery shows them while the import goes on.
+
+    Only images never queued are queued, and marked so in the transaction that takes them (as
+    dataset_thumbnails_queue does), so a replayed chunk or the queueing when the import finishes
+    queues none twice; those lost between the chunk's commit and this call are queued when the
+    import finishes. The tasks go to the `thumbnails` queue, which the Procfile's `thumbnails:`
+    worker consumes at a lower CPU priority than the import's. Returns how many it queued.
+    """
+    never, _ = _due(now=timezone.now())
+    queued = 0
+    for start in range(0, len(image_ids), ID_BATCH):
+        queued += len(_page_queue(due=never & Q(pk__in=image_ids[start : start + ID_BATCH]), after=0))
+    return queued
+
+
 @transaction.atomic
-def _page_queue(*, dataset_id: int, due: Q, after: int) -> list[int]:
+def _page_queue(*, due: Q, after: int) -> list[int]:
     ids = list(
         Image.objects.select_for_update(skip_locked=True)
-        .filter(due, dataset_id=dataset_id, id__gt=after)
+        .filter(due, id__gt=after)
         .order_by("id")
         .values_list("id", flat=True)[:ID_BATCH]
     )
@@ -82,9 +104,9 @@ def _page_queue(*, dataset_id: int, due: Q, after: int) -> list[int]:
 
 
 def import_thumbnails_queue(*, job_id: int) -> int:
-    """After an import finishes: queue the thumbnails its dataset needs (see dataset_thumbnails_queue).
-    They wait until the import is done so they never slow it down: the dataset is complete and
-    browsable first, with placeholders until they arrive."""
+    """After an import finishes: queue the thumbnails its dataset still needs (see
+    dataset_thumbnails_queue): its chunks queued their own as they committed (images_thumbnails_queue),
+    so these are the ones an earlier, failed attempt left, and any lost on the way."""
     dataset_id = ImportJob.objects.filter(pk=job_id).values_list("dataset_id", flat=True).first()
     return 0 if dataset_id is None else dataset_thumbnails_queue(dataset_id=dataset_id)
 
@@ -244,6 +266,21 @@ def thumbnail_encode(data: bytes, *, size: int | None = None) -> bytes:
         raise ImageUnusable(CORRUPT) from exc
 
 
+_pool_lock = threading.Lock()
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _thumbnail_pool() -> ThreadPoolExecutor:
+    """The process's THUMBNAIL_THREADS threads that read, encode and store thumbnails, shared by all
+    the thumbnail tasks it runs at once: a worker makes thumbnails with as many threads as the floor
+    it is measured against (tests/bench/bench_thumbnails.py), however many tasks it runs."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():  # a forked child makes its own
+            _pool = (os.getpid(), ThreadPoolExecutor(settings.THUMBNAIL_THREADS, thread_name_prefix="thumbnail"))
+        return _pool[1]
+
+
 def images_thumbnails_make(*, image_ids: list[int]) -> int:
     """Make a JPEG thumbnail (≤256 px on the long side) for each image and store it in its owner's
     console storage, reading the image as its owner may (projects.s3_access).
@@ -255,7 +292,9 @@ def images_thumbnails_make(*, image_ids: list[int]) -> int:
     retried.
     """
     images = list(
-        Image.objects.filter(pk__in=image_ids, needs_thumbnail=True).annotate(owner_id=F("dataset__project__owner_id"))
+        Image.objects.filter(pk__in=image_ids, needs_thumbnail=True)
+        .only("id", "dataset_id", "source_ref", "problems")
+        .annotate(owner_id=F("dataset__project__owner_id"))
     )
     if not images:
         return 0
@@ -281,30 +320,28 @@ def images_thumbnails_make(*, image_ids: list[int]) -> int:
         s3.put_object(console, thumb_key, thumb, content_type="image/jpeg")
         return image.pk, thumb_key, ""
 
-    with ThreadPoolExecutor(max_workers=min(8, len(images))) as pool:
-        results = list(pool.map(make, images))
-    made = 0
+    results = list(_thumbnail_pool().map(make, images))
     if refused:
         images_thumbnails_failed(image_ids=list(refused), message=next(iter(refused.values())))
+    stored = {pk: thumb_key for pk, thumb_key, _ in results if thumb_key}
+    unusable = [(pk, error) for pk, thumb_key, error in results if error]
+    made = 0
     with transaction.atomic():
-        for pk, thumb_key, error in results:
-            if pk in refused:
-                continue
-            if thumb_key:
-                made += Image.objects.filter(pk=pk).update(thumbnail_key=thumb_key, needs_thumbnail=False)
-            else:
-                # The file itself is unusable: that outranks any manifest problem as the headline.
-                image = next(i for i in images if i.pk == pk)
-                problems = [
-                    {"code": ErrorCode.ERROR_INVALID_IMAGE, "message": error, "level": "error"},
-                    *image.problems,
-                ]
-                Image.objects.filter(pk=pk).update(
-                    error_code=ErrorCode.ERROR_INVALID_IMAGE,
-                    error_message=error,
-                    problems=problems,
-                    needs_thumbnail=False,
-                )
+        if stored:
+            # One UPDATE for the batch: the keys it stored, each its own (CASE … WHEN id = …).
+            made = Image.objects.filter(pk__in=stored).update(
+                thumbnail_key=Case(
+                    *(When(pk=pk, then=Value(key)) for pk, key in stored.items()), output_field=CharField()
+                ),
+                needs_thumbnail=False,
+            )
+        for pk, error in unusable:
+            # The file itself is unusable: that outranks any manifest problem as the headline.
+            image = next(i for i in images if i.pk == pk)
+            problems = [{"code": ErrorCode.ERROR_INVALID_IMAGE, "message": error, "level": "error"}, *image.problems]
+            Image.objects.filter(pk=pk).update(
+                error_code=ErrorCode.ERROR_INVALID_IMAGE, error_message=error, problems=problems, needs_thumbnail=False
+            )
         if made < len(results):
             for dataset_id in {image.dataset_id for image in images}:
                 services.dataset_changed(dataset_id=dataset_id)
