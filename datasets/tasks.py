@@ -13,7 +13,7 @@ from customlabels import s3_names
 from .errors import DatasetError
 from .imports import copy, jobs, manifest, recovery, s3_folder, split
 from .models import Dataset, ImportChunk
-from .operations import export, thumbnails
+from .operations import export, thumbnail_queue, thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def import_list_task(job_id: int) -> None:
 @shared_task(base=ChunkTask, **RETRY)
 def import_chunk_task(chunk_id: int) -> None:
     # The chunk's thumbnails as soon as it commits, so the gallery fills in while the import runs.
-    thumbnails.images_thumbnails_queue(image_ids=s3_folder.import_chunk(chunk_id=chunk_id))
+    thumbnail_queue.images_thumbnails_queue(image_ids=s3_folder.import_chunk(chunk_id=chunk_id))
     _finish_if_done(chunk_id, s3_folder.import_finish_if_done)
 
 
@@ -84,7 +84,7 @@ def manifest_read_task(job_id: int) -> None:
 
 @shared_task(base=ChunkTask, **RETRY)
 def manifest_chunk_task(chunk_id: int) -> None:
-    thumbnails.images_thumbnails_queue(image_ids=manifest.manifest_chunk(chunk_id=chunk_id))
+    thumbnail_queue.images_thumbnails_queue(image_ids=manifest.manifest_chunk(chunk_id=chunk_id))
     _finish_if_done(chunk_id, manifest.manifest_finish_if_done)
 
 
@@ -99,7 +99,7 @@ def import_finished(job_id: int) -> None:
     """What follows a finished import: fresh planner statistics if it was large, then the thumbnails
     of its dataset no chunk queued: those an earlier import left without one, and any lost on the way."""
     jobs.import_statistics_refresh(job_id=job_id)
-    thumbnails.import_thumbnails_queue(job_id=job_id)
+    thumbnail_queue.import_thumbnails_queue(job_id=job_id)
 
 
 @shared_task(base=ImportTask, **RETRY)
@@ -140,6 +140,8 @@ class ThumbnailTask(Task):
 @shared_task(base=ThumbnailTask, **RETRY)
 def image_thumbnails_task(image_ids: list[int]) -> None:
     thumbnails.images_thumbnails_make(image_ids=image_ids)
+    # This task's place in its datasets' few goes to their next thumbnails.
+    thumbnail_queue.images_thumbnails_queue(image_ids=image_ids)
 
 
 class RelocateTask(Task):
@@ -159,7 +161,7 @@ def images_thumbnails_relocate_task(job_id: int) -> None:
 @shared_task(ignore_result=True)
 def thumbnails_sweep_task() -> None:
     """Run by Celery beat (CELERY_BEAT_SCHEDULE) every THUMBNAIL_SWEEP_SECONDS."""
-    thumbnails.thumbnails_sweep()
+    thumbnail_queue.thumbnails_sweep()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)

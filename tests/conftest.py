@@ -317,10 +317,11 @@ def worker_start(
     concurrency: int,
     env: dict | None = None,
     queues: str | None = None,
+    nice: int = 0,
 ) -> CeleryWorker:
     """A Celery worker subprocess on this run's Redis database, test database and moto, with the
-    settings of `env` on top, consuming `queues` (default: every queue), once it answers a ping.
-    The caller stops it (`_stop`)."""
+    settings of `env` on top, consuming `queues` (default: every queue), at CPU priority `nice`,
+    once it answers a ping. The caller stops it (`_stop`)."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -341,6 +342,7 @@ def worker_start(
         **(env or {}),
     }
     command = [
+        *(["nice", "-n", str(nice)] if nice else []),
         str(Path(sys.executable).with_name("celery")),
         "-A", "customlabels", "worker",
         "--loglevel=INFO", f"--pool={pool}", f"--concurrency={concurrency}",
@@ -358,6 +360,10 @@ def worker_start(
         _stop(process)
         raise
     return worker
+
+
+# The Procfile's `thumbnails:` process: the thumbnails queue, two tasks at once, at nice 10.
+THUMBNAILS_WORKER = {"queues": "thumbnails", "pool": "threads", "concurrency": 2, "nice": 10}
 
 
 @contextlib.contextmanager

@@ -1,21 +1,18 @@
-"""Thumbnails: the one encoder, making them for images, queueing those of whole datasets, the
-periodic sweep of those left pending, thumbnails of copied and moved images (each image gets its
-own, copied in S3), and removing a deleted dataset's."""
+"""Thumbnails: the one encoder, making them for images (queued by thumbnail_queue), thumbnails of
+copied and moved images (each image gets its own, copied in S3), and removing a deleted dataset's."""
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 import os
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Value, When
+from django.db.models import Case, CharField, F, Value, When
 from django.utils import timezone
 from PIL import Image as PILImage
 
@@ -27,103 +24,12 @@ from projects.s3_access import UserS3
 from .. import rules, selectors, services
 from ..errors import ErrorCode
 from ..models import Dataset, Image, ImportJob
-from .common import ID_BATCH
+from .thumbnail_queue import MAKE_TASK, THUMBNAIL_BATCH
 
 log = logging.getLogger(__name__)
 
 THUMBNAIL_SIZE = 256
-# Images per thumbnail task: a chunk of 1,000 becomes 10 tasks, each a few tenths of a second of work
-# for the worker's THUMBNAIL_THREADS, so a task's own cost (its message, five queries) is small.
-THUMBNAIL_BATCH = 100
-MAKE_TASK = "datasets.tasks.image_thumbnails_task"
-
-
 THUMBNAIL_COPY_BATCH = 500
-# A thumbnail queued this long ago and still not made was lost with its task (a worker that died
-# and did not come back, retries given up while S3 was down): the sweep queues it again. Until
-# then it may still be waiting its turn behind a large import's thumbnails.
-REQUEUE_AFTER = timedelta(hours=1)
-
-
-def _due(*, now) -> tuple[Q, Q]:
-    """The images whose thumbnail is due to be queued: never queued, then queued long ago."""
-    pending = Q(needs_thumbnail=True)
-    return pending & Q(thumbnail_queued_at=None), pending & Q(thumbnail_queued_at__lt=now - REQUEUE_AFTER)
-
-
-def dataset_thumbnails_queue(*, dataset_id: int) -> int:
-    """Queue a thumbnail for every image of the dataset that needs one and was not queued in the
-    last REQUEUE_AFTER, in tasks of THUMBNAIL_BATCH images: those of the import that just finished
-    and those an earlier import left, such as a failed attempt's before Retry import.
-
-    Idempotent, and safe to run twice at once: each page of images is marked queued in the
-    transaction that takes it (rows another run holds are skipped), and its tasks are sent after
-    commit. Reads only the pending images (the image_thumbnail_due index). Returns how many it queued.
-    """
-    queued = 0
-    for due in _due(now=timezone.now()):
-        after = 0
-        while ids := _page_queue(due=due & Q(dataset_id=dataset_id), after=after):
-            queued += len(ids)
-            after = ids[-1]
-    return queued
-
-
-def images_thumbnails_queue(*, image_ids: list[int]) -> int:
-    """As an import's chunk commits: queue the thumbnails of the images it inserted (`image_ids`),
-    in tasks of THUMBNAIL_BATCH, so the gallery shows them while the import goes on.
-
-    Only images never queued are queued, and marked so in the transaction that takes them (as
-    dataset_thumbnails_queue does), so a replayed chunk or the queueing when the import finishes
-    queues none twice; those lost between the chunk's commit and this call are queued when the
-    import finishes. The tasks go to the `thumbnails` queue, which the Procfile's `thumbnails:`
-    worker consumes at a lower CPU priority than the import's. Returns how many it queued.
-    """
-    never, _ = _due(now=timezone.now())
-    queued = 0
-    for start in range(0, len(image_ids), ID_BATCH):
-        queued += len(_page_queue(due=never & Q(pk__in=image_ids[start : start + ID_BATCH]), after=0))
-    return queued
-
-
-@transaction.atomic
-def _page_queue(*, due: Q, after: int) -> list[int]:
-    ids = list(
-        Image.objects.select_for_update(skip_locked=True)
-        .filter(due, id__gt=after)
-        .order_by("id")
-        .values_list("id", flat=True)[:ID_BATCH]
-    )
-    Image.objects.filter(pk__in=ids).update(thumbnail_queued_at=timezone.now())
-    for start in range(0, len(ids), THUMBNAIL_BATCH):
-        batch = ids[start : start + THUMBNAIL_BATCH]
-        # If the broker is down they are unmarked, so the next sweep queues them once it is back.
-        unmark = functools.partial(Image.objects.filter(pk__in=batch).update, thumbnail_queued_at=None)
-        send_after_commit(MAKE_TASK, batch, on_error=unmark)
-    return ids
-
-
-def import_thumbnails_queue(*, job_id: int) -> int:
-    """After an import finishes: queue the thumbnails its dataset still needs (see
-    dataset_thumbnails_queue): its chunks queued their own as they committed (images_thumbnails_queue),
-    so these are the ones an earlier, failed attempt left, and any lost on the way."""
-    dataset_id = ImportJob.objects.filter(pk=job_id).values_list("dataset_id", flat=True).first()
-    return 0 if dataset_id is None else dataset_thumbnails_queue(dataset_id=dataset_id)
-
-
-def thumbnails_sweep() -> int:
-    """Queue the thumbnails of every dataset that are due (see dataset_thumbnails_queue) and that no
-    running import will queue when it finishes. Run by Celery beat every THUMBNAIL_SWEEP_SECONDS.
-
-    Cheap when there is nothing to do: two probes of the image_thumbnail_due index per dataset.
-    Returns how many thumbnails it queued.
-    """
-    never, stale = _due(now=timezone.now())
-    datasets = Dataset.objects.exclude(status__in=Dataset.IN_PROGRESS).filter(
-        Exists(Image.objects.filter(never, dataset=OuterRef("pk")))
-        | Exists(Image.objects.filter(stale, dataset=OuterRef("pk")))
-    )
-    return sum(dataset_thumbnails_queue(dataset_id=pk) for pk in datasets.values_list("pk", flat=True))
 
 
 def thumbnails_relocate_queue(*, job_id: int) -> None:
