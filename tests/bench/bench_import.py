@@ -65,7 +65,6 @@ from benchkit import (  # noqa: E402, F401
     recreate_database,
     start_thumbnail_worker,
     start_worker,
-    wait_complete,
     with_db_name,
     with_redis_db,
 )

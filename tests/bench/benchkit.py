@@ -404,21 +404,3 @@ def start_worker(
             worker.stop()
             raise
     return worker, node
-
-
-def wait_complete(dataset_id: int, worker: Proc, *, timeout: float, step: float = 0.02) -> float:
-    """Seconds from now until the dataset is CREATE_COMPLETE; BenchBroke if it fails or a worker dies."""
-    from datasets.models import Dataset
-
-    t0 = time.perf_counter()
-    while True:
-        row = Dataset.objects.filter(pk=dataset_id).values("status", "status_message").get()
-        if row["status"] == Dataset.Status.CREATE_COMPLETE:
-            return time.perf_counter() - t0
-        if row["status"] == Dataset.Status.CREATE_FAILED:
-            raise BenchBroke(f"the import failed: {row['status_message']}\n{worker.tail()}")
-        if not worker.alive():
-            raise BenchBroke(f"the worker died:\n{worker.tail()}")
-        if time.perf_counter() - t0 > timeout:
-            raise BenchBroke(f"not complete in {timeout:.0f} s\n{worker.tail()}")
-        time.sleep(step)
