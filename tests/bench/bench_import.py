@@ -10,9 +10,10 @@ What one run does:
   1. serves a temp dir with `rclone serve s3` and seeds N 640×480 JPEGs as bench/<label>/img-<i>.jpg;
   2. (a) the floor: plain boto3, 16 threads, lists every key and ranged-GETs every header
      (rules.HEADER_BYTES), before and after the import;
-  3. (b) the import: fresh PostgreSQL database `<db>_bench`, a dedicated Redis db, one Celery worker
-     process (prefork -c 2 unless --workers says otherwise); times dataset_create_from_s3 until the
-     dataset is CREATE_COMPLETE, then until every thumbnail is made, sampling the worker tree's RSS;
+  3. (b) the import: fresh PostgreSQL database `<db>_bench`, a dedicated Redis db, one import worker
+     process (prefork -c 2 unless --workers says otherwise) and, as the Procfile runs it, the
+     thumbnails worker beside it; times dataset_create_from_s3 until the dataset is CREATE_COMPLETE,
+     then until every thumbnail is made, sampling the import worker tree's RSS;
   4. the gallery: median server time of the dataset page (all / one label / a deep page) through
      Django's test client.
 Machines are noisy, so the figure that matters is the ratio import / floor. The results are printed
