@@ -111,7 +111,9 @@ class Command(BaseCommand):
             # while an import runs on what CPU it leaves.
             self._start(
                 "thumbnails",
-                ["nice", "-n", "10", *celery, "-Q", "thumbnails", "--pool", "threads", "--concurrency", "2"],
+                ["nice", "-n", "10", *celery, "-Q", "thumbnails", "--pool", "threads", "--concurrency", "2"]
+                # A node name of its own beside the import worker's celery@<host>.
+                + ["-n", "thumbnails@%h"],
                 extra_env=WORKER_ENV,
             )
             self._start(
