@@ -49,7 +49,8 @@ test: venv services chromium
 lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports --no-cache
 
-# The import at N images (10,000 by default; `make bench-large` for 100,000), labeling at 100,000, the
+# The import at N images (10,000 by default; `make bench-large` for 100,000), the thumbnails made while an
+# import runs against a plain-script floor (THUMBNAILS_N, 20,000 by default), labeling at 100,000, the
 # manifest import and export of 100,000 images against the S3-folder import of the same images, a
 # 100-image import while another user's 20,000-image import runs against it alone, the gallery's server
 # time at 1,000 and 100,000 images, and the import of 100,000 images on one worker host and on two.
@@ -61,6 +62,7 @@ bench-libs: venv
 
 bench: venv services bench-libs
 	MALLOC_ARENA_MAX=2 DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_import.py --images $${N:-10000} --workers threads:4
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_thumbnails.py --images $${THUMBNAILS_N:-20000}
 	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_labeling.py --images 100000
 	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_gallery.py
 	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_formats.py --images $${FORMATS_N:-100000}

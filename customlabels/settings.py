@@ -248,6 +248,13 @@ IMPORT_RETRY_BACKOFF_MAX = env.int("IMPORT_RETRY_BACKOFF_MAX", default=60)
 # died and did not come back. Longer than the visibility timeout would be pointless for one worker
 # that restarts, so keep it above the slowest single step and below CELERY_VISIBILITY_TIMEOUT.
 IMPORT_STALL_SECONDS = env.int("IMPORT_STALL_SECONDS", default=900)
+# Threads one worker process makes thumbnails with (read, decode, resize, encode, store), shared by
+# the thumbnail tasks it runs at once. Decoding and encoding release the interpreter's lock, so
+# these keep two cores busy; more only queue for them.
+THUMBNAIL_THREADS = max(1, env.int("THUMBNAIL_THREADS", default=8))
+# Thumbnail tasks (of 100 images) of one dataset queued or running at a time; each one that ends
+# queues the next, so another user's thumbnails wait behind these few, not behind a whole import's.
+THUMBNAIL_TASKS_IN_FLIGHT = max(1, env.int("THUMBNAIL_TASKS_IN_FLIGHT", default=4))
 # How often Celery beat queues the thumbnails nothing else will: a failed import's images, tasks lost.
 THUMBNAIL_SWEEP_SECONDS = env.float("THUMBNAIL_SWEEP_SECONDS", default=300.0)
 CELERY_BEAT_SCHEDULE = {

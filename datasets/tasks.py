@@ -14,7 +14,7 @@ from . import health, versions
 from .errors import DatasetError
 from .imports import copy, entries, format_files, jobs, manifest, recovery, s3_folder, split
 from .models import Dataset, ImportChunk
-from .operations import export, format_export, thumbnails
+from .operations import export, format_export, thumbnail_queue, thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,8 @@ def import_list_task(job_id: int) -> None:
 
 @shared_task(base=ChunkTask, **RETRY)
 def import_chunk_task(chunk_id: int) -> None:
-    s3_folder.import_chunk(chunk_id=chunk_id)
+    # The chunk's thumbnails as soon as it commits, so the gallery fills in while the import runs.
+    thumbnail_queue.images_thumbnails_queue(image_ids=s3_folder.import_chunk(chunk_id=chunk_id))
     _finish_if_done(chunk_id, s3_folder.import_finish_if_done)
 
 
@@ -84,7 +85,7 @@ def manifest_read_task(job_id: int) -> None:
 
 @shared_task(base=ChunkTask, **RETRY)
 def manifest_chunk_task(chunk_id: int) -> None:
-    manifest.manifest_chunk(chunk_id=chunk_id)
+    thumbnail_queue.images_thumbnails_queue(image_ids=manifest.manifest_chunk(chunk_id=chunk_id))
     _finish_if_done(chunk_id, manifest.manifest_finish_if_done)
 
 
@@ -102,13 +103,13 @@ def format_read_task(job_id: int) -> None:
 
 @shared_task(base=ChunkTask, **RETRY)
 def entries_chunk_task(chunk_id: int) -> None:
-    entries.entries_chunk(chunk_id=chunk_id)
+    thumbnail_queue.images_thumbnails_queue(image_ids=entries.entries_chunk(chunk_id=chunk_id))
     _finish_if_done(chunk_id, entries.entries_finish_if_done)
 
 
 @shared_task(base=ChunkTask, **RETRY)
 def format_chunk_task(chunk_id: int) -> None:
-    format_files.format_chunk(chunk_id=chunk_id)
+    thumbnail_queue.images_thumbnails_queue(image_ids=format_files.format_chunk(chunk_id=chunk_id))
     _finish_if_done(chunk_id, format_files.format_finish_if_done)
 
 
@@ -121,9 +122,9 @@ def _finish_if_done(chunk_id: int, finish_if_done) -> None:
 
 def import_finished(job_id: int) -> None:
     """What follows a finished import: fresh planner statistics if it was large, then the thumbnails
-    of its dataset, its own images' and any an earlier import left without one."""
+    of its dataset no chunk queued: those an earlier import left without one, and any lost on the way."""
     jobs.import_statistics_refresh(job_id=job_id)
-    thumbnails.import_thumbnails_queue(job_id=job_id)
+    thumbnail_queue.import_thumbnails_queue(job_id=job_id)
 
 
 @shared_task(base=ImportTask, **RETRY)
@@ -164,6 +165,8 @@ class ThumbnailTask(Task):
 @shared_task(base=ThumbnailTask, **RETRY)
 def image_thumbnails_task(image_ids: list[int]) -> None:
     thumbnails.images_thumbnails_make(image_ids=image_ids)
+    # This task's place in its datasets' few goes to their next thumbnails.
+    thumbnail_queue.images_thumbnails_queue(image_ids=image_ids)
 
 
 class RelocateTask(Task):
@@ -183,7 +186,7 @@ def images_thumbnails_relocate_task(job_id: int) -> None:
 @shared_task(ignore_result=True)
 def thumbnails_sweep_task() -> None:
     """Run by Celery beat (CELERY_BEAT_SCHEDULE) every THUMBNAIL_SWEEP_SECONDS."""
-    thumbnails.thumbnails_sweep()
+    thumbnail_queue.thumbnails_sweep()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)

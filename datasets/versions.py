@@ -21,7 +21,7 @@ from customlabels.celery import send_after_commit
 from . import counts, health, services
 from .errors import DatasetError
 from .models import BoundingBox, Dataset, DatasetVersion, Image, ImageLabel, Label, VersionEntry
-from .operations.thumbnails import dataset_thumbnails_queue
+from .operations.thumbnail_queue import dataset_thumbnails_queue
 from .version_rules import CompareCounts, EntryChange, entry_change
 
 PAGE_SIZE = 50

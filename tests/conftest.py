@@ -17,6 +17,7 @@ integrates with is mocked.
     login               function login(page, user) signs in through the sign-in form
 """
 
+import contextlib
 import logging
 import os
 import signal
@@ -308,10 +309,19 @@ def celery_worker_proc(django_db_setup, django_db_blocker, s3_server, tmp_path_f
 
 
 def worker_start(
-    *, s3_server: str, log_path: Path, nodename: str, pool: str, concurrency: int, env: dict | None = None
+    *,
+    s3_server: str,
+    log_path: Path,
+    nodename: str,
+    pool: str,
+    concurrency: int,
+    env: dict | None = None,
+    queues: str | None = None,
+    nice: int = 0,
 ) -> CeleryWorker:
     """A Celery worker subprocess on this run's Redis database, test database and moto, with the
-    settings of `env` on top, once it answers a ping. The caller stops it (`_stop`)."""
+    settings of `env` on top, consuming `queues` (default: every queue), at CPU priority `nice`,
+    once it answers a ping. The caller stops it (`_stop`)."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -332,10 +342,11 @@ def worker_start(
         **(env or {}),
     }
     command = [
+        *(["nice", "-n", str(nice)] if nice else []),
         str(Path(sys.executable).with_name("celery")),
         "-A", "customlabels", "worker",
         "--loglevel=INFO", f"--pool={pool}", f"--concurrency={concurrency}",
-        f"--queues={_worker_queues()}", f"--hostname={nodename}",
+        f"--queues={queues or _worker_queues()}", f"--hostname={nodename}",
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
     with log_path.open("wb") as log:
@@ -349,6 +360,25 @@ def worker_start(
         _stop(process)
         raise
     return worker
+
+
+# The Procfile's `thumbnails:` process: the thumbnails queue, two tasks at once, at nice 10.
+THUMBNAILS_WORKER = {"queues": "thumbnails", "pool": "threads", "concurrency": 2, "nice": 10}
+
+
+@contextlib.contextmanager
+def suite_worker_paused(suite_worker: CeleryWorker):
+    """The suite's worker takes no task while a test runs workers of its own (its consumers
+    cancelled, then added back); what the test's workers leave queued is dropped first."""
+    queues = _worker_queues().split(",")
+    for queue in queues:
+        celery_app.control.cancel_consumer(queue, destination=[suite_worker.nodename], reply=True)
+    try:
+        yield
+    finally:
+        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(*queues)
+        for queue in queues:
+            celery_app.control.add_consumer(queue, destination=[suite_worker.nodename], reply=True)
 
 
 def _wait_until_ready(worker: CeleryWorker, timeout: float = 60) -> None:

@@ -1,18 +1,18 @@
-"""Thumbnails: the one encoder, making them for images, queueing those of whole datasets, the
-periodic sweep of those left pending, thumbnails of copied and moved images (each image gets its
-own, copied in S3), and removing a deleted dataset's."""
+"""Thumbnails: the one encoder, making them for images (queued by thumbnail_queue), thumbnails of
+copied and moved images (each image gets its own, copied in S3), and removing a deleted dataset's."""
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
+import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Value, When
+from django.db.models import Case, CharField, F, Value, When
 from django.utils import timezone
 from PIL import Image as PILImage
 
@@ -25,84 +25,12 @@ from .. import rules, selectors, services
 from ..errors import ErrorCode
 from ..health_similar import perceptual_hash
 from ..models import Dataset, Image, ImportJob
-from .common import ID_BATCH
+from .thumbnail_queue import MAKE_TASK, THUMBNAIL_BATCH
 
 log = logging.getLogger(__name__)
 
 THUMBNAIL_SIZE = 256
-THUMBNAIL_BATCH = 32
-MAKE_TASK = "datasets.tasks.image_thumbnails_task"
-
-
 THUMBNAIL_COPY_BATCH = 500
-# A thumbnail queued this long ago and still not made was lost with its task (a worker that died
-# and did not come back, retries given up while S3 was down): the sweep queues it again. Until
-# then it may still be waiting its turn behind a large import's thumbnails.
-REQUEUE_AFTER = timedelta(hours=1)
-
-
-def _due(*, now) -> tuple[Q, Q]:
-    """The images whose thumbnail is due to be queued: never queued, then queued long ago."""
-    pending = Q(needs_thumbnail=True)
-    return pending & Q(thumbnail_queued_at=None), pending & Q(thumbnail_queued_at__lt=now - REQUEUE_AFTER)
-
-
-def dataset_thumbnails_queue(*, dataset_id: int) -> int:
-    """Queue a thumbnail for every image of the dataset that needs one and was not queued in the
-    last REQUEUE_AFTER, in tasks of THUMBNAIL_BATCH images: those of the import that just finished
-    and those an earlier import left, such as a failed attempt's before Retry import.
-
-    Idempotent, and safe to run twice at once: each page of images is marked queued in the
-    transaction that takes it (rows another run holds are skipped), and its tasks are sent after
-    commit. Reads only the pending images (the image_thumbnail_due index). Returns how many it queued.
-    """
-    queued = 0
-    for due in _due(now=timezone.now()):
-        after = 0
-        while ids := _page_queue(dataset_id=dataset_id, due=due, after=after):
-            queued += len(ids)
-            after = ids[-1]
-    return queued
-
-
-@transaction.atomic
-def _page_queue(*, dataset_id: int, due: Q, after: int) -> list[int]:
-    ids = list(
-        Image.objects.select_for_update(skip_locked=True)
-        .filter(due, dataset_id=dataset_id, id__gt=after)
-        .order_by("id")
-        .values_list("id", flat=True)[:ID_BATCH]
-    )
-    Image.objects.filter(pk__in=ids).update(thumbnail_queued_at=timezone.now())
-    for start in range(0, len(ids), THUMBNAIL_BATCH):
-        batch = ids[start : start + THUMBNAIL_BATCH]
-        # If the broker is down they are unmarked, so the next sweep queues them once it is back.
-        unmark = functools.partial(Image.objects.filter(pk__in=batch).update, thumbnail_queued_at=None)
-        send_after_commit(MAKE_TASK, batch, on_error=unmark)
-    return ids
-
-
-def import_thumbnails_queue(*, job_id: int) -> int:
-    """After an import finishes: queue the thumbnails its dataset needs (see dataset_thumbnails_queue).
-    They wait until the import is done so they never slow it down: the dataset is complete and
-    browsable first, with placeholders until they arrive."""
-    dataset_id = ImportJob.objects.filter(pk=job_id).values_list("dataset_id", flat=True).first()
-    return 0 if dataset_id is None else dataset_thumbnails_queue(dataset_id=dataset_id)
-
-
-def thumbnails_sweep() -> int:
-    """Queue the thumbnails of every dataset that are due (see dataset_thumbnails_queue) and that no
-    running import will queue when it finishes. Run by Celery beat every THUMBNAIL_SWEEP_SECONDS.
-
-    Cheap when there is nothing to do: two probes of the image_thumbnail_due index per dataset.
-    Returns how many thumbnails it queued.
-    """
-    never, stale = _due(now=timezone.now())
-    datasets = Dataset.objects.exclude(status__in=Dataset.IN_PROGRESS).filter(
-        Exists(Image.objects.filter(never, dataset=OuterRef("pk")))
-        | Exists(Image.objects.filter(stale, dataset=OuterRef("pk")))
-    )
-    return sum(dataset_thumbnails_queue(dataset_id=pk) for pk in datasets.values_list("pk", flat=True))
 
 
 def thumbnails_relocate_queue(*, job_id: int) -> None:
@@ -251,6 +179,21 @@ def thumbnail_make(data: bytes, *, size: int | None = None) -> tuple[bytes, str]
         raise ImageUnusable(CORRUPT) from exc
 
 
+_pool_lock = threading.Lock()
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _thumbnail_pool() -> ThreadPoolExecutor:
+    """The process's THUMBNAIL_THREADS threads that read, encode and store thumbnails, shared by all
+    the thumbnail tasks it runs at once: a worker makes thumbnails with as many threads as the floor
+    it is measured against (tests/bench/bench_thumbnails.py), however many tasks it runs."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():  # a forked child makes its own
+            _pool = (os.getpid(), ThreadPoolExecutor(settings.THUMBNAIL_THREADS, thread_name_prefix="thumbnail"))
+        return _pool[1]
+
+
 def images_thumbnails_make(*, image_ids: list[int]) -> int:
     """Make a JPEG thumbnail (≤256 px on the long side) for each image and store it in its owner's
     console storage, reading the image as its owner may (projects.s3_access).
@@ -262,7 +205,9 @@ def images_thumbnails_make(*, image_ids: list[int]) -> int:
     retried.
     """
     images = list(
-        Image.objects.filter(pk__in=image_ids, needs_thumbnail=True).annotate(owner_id=F("dataset__project__owner_id"))
+        Image.objects.filter(pk__in=image_ids, needs_thumbnail=True)
+        .only("id", "dataset_id", "source_ref", "problems")
+        .annotate(owner_id=F("dataset__project__owner_id"))
     )
     if not images:
         return 0
@@ -290,32 +235,30 @@ def images_thumbnails_make(*, image_ids: list[int]) -> int:
         s3.put_object(console, thumb_key, thumb, content_type="image/jpeg")
         return image.pk, thumb_key, ""
 
-    with ThreadPoolExecutor(max_workers=min(8, len(images))) as pool:
-        results = list(pool.map(make, images))
-    made = 0
+    results = list(_thumbnail_pool().map(make, images))
     if refused:
         images_thumbnails_failed(image_ids=list(refused), message=next(iter(refused.values())))
+    stored = {pk: thumb_key for pk, thumb_key, _ in results if thumb_key}
+    unusable = [(pk, error) for pk, thumb_key, error in results if error]
+    made = 0
     with transaction.atomic():
-        for pk, thumb_key, error in results:
-            if pk in refused:
-                continue
-            if thumb_key:
-                made += Image.objects.filter(pk=pk).update(
-                    thumbnail_key=thumb_key, needs_thumbnail=False, phash=hashes.get(pk, "")
-                )
-            else:
-                # The file itself is unusable: that outranks any manifest problem as the headline.
-                image = next(i for i in images if i.pk == pk)
-                problems = [
-                    {"code": ErrorCode.ERROR_INVALID_IMAGE, "message": error, "level": "error"},
-                    *image.problems,
-                ]
-                Image.objects.filter(pk=pk).update(
-                    error_code=ErrorCode.ERROR_INVALID_IMAGE,
-                    error_message=error,
-                    problems=problems,
-                    needs_thumbnail=False,
-                )
+        if stored:
+            # One UPDATE for the batch: the keys it stored and the images' perceptual hashes, each its own
+            # (CASE … WHEN id = …).
+            made = Image.objects.filter(pk__in=stored).update(
+                thumbnail_key=Case(
+                    *(When(pk=pk, then=Value(key)) for pk, key in stored.items()), output_field=CharField()
+                ),
+                phash=Case(*(When(pk=pk, then=Value(hashes.get(pk, ""))) for pk in stored), output_field=CharField()),
+                needs_thumbnail=False,
+            )
+        for pk, error in unusable:
+            # The file itself is unusable: that outranks any manifest problem as the headline.
+            image = next(i for i in images if i.pk == pk)
+            problems = [{"code": ErrorCode.ERROR_INVALID_IMAGE, "message": error, "level": "error"}, *image.problems]
+            Image.objects.filter(pk=pk).update(
+                error_code=ErrorCode.ERROR_INVALID_IMAGE, error_message=error, problems=problems, needs_thumbnail=False
+            )
         if made < len(results):
             for dataset_id in {image.dataset_id for image in images}:
                 services.dataset_changed(dataset_id=dataset_id)

@@ -1,8 +1,8 @@
 """`make run`: the whole console on one machine, with the embedded defaults.
 
 Migrates the database, starts a local S3 server (rclone, data under var/s3) unless AWS_S3_ENDPOINT_URL
-is set, seeds the example images, creates the demo login once, then runs one Celery worker and the
-web server (gunicorn) until Ctrl-C or SIGTERM, which stop everything this command started.
+is set, seeds the example images, creates the demo login once, then runs the Celery workers (imports,
+and thumbnails at a lower CPU priority) and the web server (gunicorn) until Ctrl-C or SIGTERM, which stop everything this command started.
 """
 
 from __future__ import annotations
@@ -98,12 +98,22 @@ class Command(BaseCommand):
             if seeded:
                 # Default deny: the demo user may import the examples because this grants it (idempotent).
                 call_command("grant_s3_access", DEMO_USERNAME, f"s3://{EXAMPLES_BUCKET}", stdout=io.StringIO())
+            celery = [sys.executable, "-m", "celery", "-A", "customlabels", "worker", "-l", "info"]
             self._start(
                 "worker",
-                [sys.executable, "-m", "celery", "-A", "customlabels", "worker", "-l", "info"]
-                + ["-Q", "celery,thumbnails", "--pool", "threads", "--concurrency", "4"]
+                celery
+                + ["-Q", "celery", "--pool", "threads", "--concurrency", "4"]
                 # Embedded beat: the periodic check that fails imports a dead worker left behind.
                 + ["--beat", "--schedule", str(var_dir / "celerybeat-schedule")],
+                extra_env=WORKER_ENV,
+            )
+            # As the Procfile: thumbnails in a process of their own at a lower CPU priority, made
+            # while an import runs on what CPU it leaves.
+            self._start(
+                "thumbnails",
+                ["nice", "-n", "10", *celery, "-Q", "thumbnails", "--pool", "threads", "--concurrency", "2"]
+                # A node name of its own beside the import worker's celery@<host>.
+                + ["-n", "thumbnails@%h"],
                 extra_env=WORKER_ENV,
             )
             self._start(

@@ -14,15 +14,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import redis
 from django.conf import settings
 from django.db import transaction
 
-from customlabels import celery_app
 from customlabels.s3 import parse_location
 from datasets.imports import s3_folder
 from datasets.models import Dataset, Image, ImportChunk
-from tests.conftest import _stop, _worker_queues, worker_start
+from tests.conftest import THUMBNAILS_WORKER, _stop, suite_worker_paused, worker_start
 from tests.factories import ProjectFactory, UserFactory
 
 from ..support import png_bytes, wait_until
@@ -35,26 +33,28 @@ TARGET_RATIO = 3
 
 @pytest.fixture
 def fair_worker(celery_worker_proc, s3_server, tmp_path):
-    """A threads:4 worker listing PAGE keys a page; the suite's worker takes no task meanwhile."""
-    queues = _worker_queues().split(",")
-    for queue in queues:
-        celery_app.control.cancel_consumer(queue, destination=[celery_worker_proc.nodename], reply=True)
-    worker = worker_start(
-        s3_server=s3_server,
-        log_path=tmp_path / "fair-worker.log",
-        nodename=f"fair-{os.getpid()}@{socket.gethostname()}",
-        pool="threads",
-        concurrency=4,
-        env={"IMPORT_LIST_PAGE_SIZE": str(PAGE)},
-    )
-    try:
-        yield worker
-    finally:
-        _stop(worker.process)
-        # What a failed run left queued (the large import's chunks) is not for the suite's worker.
-        redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(*queues)
-        for queue in queues:
-            celery_app.control.add_consumer(queue, destination=[celery_worker_proc.nodename], reply=True)
+    """The workers as the Procfile runs them (a threads:4 import worker, and the thumbnails worker
+    beside it at a lower CPU priority), listing PAGE keys a page; the suite's worker takes no task meanwhile."""
+    with suite_worker_paused(celery_worker_proc):
+        started = []
+        try:
+            for name, options in (
+                ("fair", {"queues": "celery", "pool": "threads", "concurrency": 4}),
+                ("fair-thumbnails", THUMBNAILS_WORKER),
+            ):
+                started.append(
+                    worker_start(
+                        s3_server=s3_server,
+                        log_path=tmp_path / f"{name}-worker.log",
+                        nodename=f"{name}-{os.getpid()}@{socket.gethostname()}",
+                        env={"IMPORT_LIST_PAGE_SIZE": str(PAGE)},
+                        **options,
+                    )
+                )
+            yield started[0]
+        finally:
+            for worker in started:
+                _stop(worker.process)
 
 
 @pytest.fixture

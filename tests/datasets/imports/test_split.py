@@ -10,7 +10,7 @@ from datasets import services
 from datasets.errors import DatasetError
 from datasets.imports import jobs, split
 from datasets.models import BoundingBox, Dataset, Image, ImageLabel, ImportJob
-from datasets.operations.thumbnails import thumbnails_sweep
+from datasets.operations.thumbnail_queue import thumbnails_sweep
 from tests.factories import DatasetFactory, ImportJobFactory
 
 from ..support import (

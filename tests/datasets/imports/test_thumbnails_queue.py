@@ -1,5 +1,6 @@
 """Queueing a dataset's pending thumbnails, and the periodic sweep: each thumbnail queued once, in
-batches, again only when its task was lost long ago; images of a running import are left to it."""
+batches, a few batches of a dataset at a time, again only when its task was lost long ago; the
+sweep leaves a running import's images to it."""
 
 from datetime import timedelta
 
@@ -7,7 +8,13 @@ import pytest
 from django.utils import timezone
 
 from datasets.models import Dataset, Image
-from datasets.operations.thumbnails import REQUEUE_AFTER, THUMBNAIL_BATCH, dataset_thumbnails_queue, thumbnails_sweep
+from datasets.operations.thumbnail_queue import (
+    REQUEUE_AFTER,
+    THUMBNAIL_BATCH,
+    dataset_thumbnails_queue,
+    images_thumbnails_queue,
+    thumbnails_sweep,
+)
 from tests.factories import DatasetFactory, ImageFactory
 
 pytestmark = pytest.mark.django_db
@@ -61,3 +68,25 @@ def test_the_sweep_queues_every_finished_datasets_pending_thumbnails_and_leaves_
     with django_capture_on_commit_callbacks() as sends:
         assert thumbnails_sweep() == 0
     assert sends == []
+
+
+def test_a_dataset_has_at_most_its_few_thumbnail_tasks_queued_and_each_made_batch_queues_the_next(
+    django_capture_on_commit_callbacks, settings
+):
+    settings.THUMBNAIL_TASKS_IN_FLIGHT = 2
+    large, small = DatasetFactory(), DatasetFactory()
+    images = pending(large, 5 * THUMBNAIL_BATCH)
+    pending(small, 3)
+
+    with django_capture_on_commit_callbacks() as sends:
+        assert images_thumbnails_queue(image_ids=[images[0].pk]) == 2 * THUMBNAIL_BATCH
+        # Another user's thumbnails are queued behind those two tasks, not behind the other 300.
+        assert dataset_thumbnails_queue(dataset_id=small.pk) == 3
+    assert len(sends) == 3
+    assert images_thumbnails_queue(image_ids=[images[-1].pk]) == 0  # no room until one is made
+
+    made = Image.objects.filter(dataset=large).exclude(thumbnail_queued_at=None).order_by("id")[:THUMBNAIL_BATCH]
+    Image.objects.filter(pk__in=list(made.values_list("pk", flat=True))).update(needs_thumbnail=False)
+    with django_capture_on_commit_callbacks() as sends:
+        assert images_thumbnails_queue(image_ids=[images[0].pk]) == THUMBNAIL_BATCH
+    assert len(sends) == 1
