@@ -49,11 +49,12 @@ test: venv services chromium
 lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports --no-cache
 
-# The import at N images (10,000 by default; `make bench-large` for 100,000), the thumbnails made while an
+# The import at 1,000, 10,000 and 100,000 images side by side (SIZES; `make bench-large` for 100,000 alone), the thumbnails made while an
 # import runs against a plain-script floor (THUMBNAILS_N, 20,000 by default), labeling at 100,000, the
 # manifest import and export of 100,000 images against the S3-folder import of the same images, a
 # 100-image import while another user's 20,000-image import runs against it alone, the gallery's server
-# time at 1,000 and 100,000 images, and the import of 100,000 images on one worker host and on two.
+# time at 1,000 and 100,000 images, ListDatasetEntries of the API, the format exports, the health check and
+# versions at 100,000 images, and the import of 100,000 images on one worker host and on two.
 # The thumbnail libraries compared with Pillow; PyTurboJPEG needs the system's libjpeg-turbo.
 bench-libs: venv
 	$(PIP) install -q -r requirements-bench.txt
@@ -61,12 +62,13 @@ bench-libs: venv
 	$(PY) tests/bench/bench_thumbnail_libs.py
 
 bench: venv services bench-libs
-	MALLOC_ARENA_MAX=2 DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_import.py --images $${N:-10000} --workers threads:4
+	MALLOC_ARENA_MAX=2 DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_import_sizes.py --sizes $${SIZES:-1000,10000,100000}
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_thumbnails.py --images $${THUMBNAILS_N:-20000}
 	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_labeling.py --images 100000
 	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_gallery.py
 	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_formats.py --images $${FORMATS_N:-100000}
 	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_health.py --images 100000
+	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_api.py --images 100000
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_manifest.py --images $${MANIFEST_N:-100000}
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_fairness.py --images $${FAIR_N:-20000}
 	$(MAKE) --no-print-directory bench-scaleout
