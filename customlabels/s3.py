@@ -331,9 +331,9 @@ def copy_object_across(source_bucket: str, source_key: str, bucket: str, key: st
 OBJECT_READ_SIZE = 1024 * 1024
 
 
-def iter_object(bucket: str, key: str) -> Iterator[bytes]:
-    """Yield an object's bytes as they stream in, a megabyte at a time: never the whole object.
-    Raises S3Error subclasses, S3Unreachable when the stream breaks off."""
+def iter_object(bucket: str, key: str, *, read_size: int = OBJECT_READ_SIZE) -> Iterator[bytes]:
+    """Yield an object's bytes as they stream in, `read_size` at a time (a megabyte unless asked):
+    never the whole object. Raises S3Error subclasses, S3Unreachable when the stream breaks off."""
     try:
         resp = client().get_object(Bucket=bucket, Key=key)
     except (ClientError, BotoCoreError) as exc:
@@ -342,7 +342,7 @@ def iter_object(bucket: str, key: str) -> Iterator[bytes]:
     try:
         while True:
             try:
-                block = body.read(OBJECT_READ_SIZE)
+                block = body.read(read_size)
             except BotoCoreError as exc:
                 raise _translate(exc, bucket=bucket, key=key) from exc
             if not block:
@@ -417,23 +417,8 @@ def iter_lines(bucket: str, key: str, *, max_line_bytes: int) -> Iterator[bytes]
     rest of it is skipped as it streams past. A final line break does not start another line.
     Raises S3Error subclasses, S3Unreachable when the stream breaks off.
     """
+    blocks = iter_object(bucket, key, read_size=LINE_READ_SIZE)
     try:
-        resp = client().get_object(Bucket=bucket, Key=key)
-    except (ClientError, BotoCoreError) as exc:
-        raise _translate(exc, bucket=bucket, key=key) from exc
-    body = resp["Body"]
-
-    def blocks() -> Iterator[bytes]:
-        while True:
-            try:
-                block = body.read(LINE_READ_SIZE)
-            except BotoCoreError as exc:
-                raise _translate(exc, bucket=bucket, key=key) from exc
-            if not block:
-                return
-            yield block
-
-    try:
-        yield from lines_split(blocks(), max_line_bytes=max_line_bytes)
+        yield from lines_split(blocks, max_line_bytes=max_line_bytes)
     finally:
-        body.close()
+        blocks.close()

@@ -21,20 +21,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import benchkit  # noqa: E402
+
 TARGET_RATIO = 2.0
 PAGE = 100
-
-
-def with_db_name(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
 def main() -> int:
@@ -42,24 +40,10 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=100_000)
     args = parser.parse_args()
     n = args.images
-    base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/customlabels")
-    if not base_url.startswith("postgres"):
-        print("bench_api needs PostgreSQL in DATABASE_URL", file=sys.stderr)
-        return 2
-    db_name = urlsplit(base_url).path.lstrip("/") + "_bench_api"
-    import psycopg
-
-    with psycopg.connect(with_db_name(base_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{db_name}"')
-    os.environ["DATABASE_URL"] = with_db_name(base_url, db_name)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "customlabels.settings")
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
     os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
-    sys.path.insert(0, str(REPO))
-    import django
-
-    django.setup()
+    if error := benchkit.django_on_fresh_database("bench_api"):
+        print(error, file=sys.stderr)
+        return 2
     from django.core.management import call_command
     from django.db import connection
 

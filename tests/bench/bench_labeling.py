@@ -16,21 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
 import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import benchkit  # noqa: E402
+
 TARGET_ALL_S, TARGET_1000_MS, TARGET_PAGE_MS = 2.0, 200.0, 50.0
-
-
-def with_db_name(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def main() -> int:
@@ -40,24 +36,9 @@ def main() -> int:
     args = parser.parse_args()
     n = args.images
 
-    base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/customlabels")
-    if not base_url.startswith("postgres"):
-        print("bench_labeling needs PostgreSQL in DATABASE_URL", file=sys.stderr)
+    if error := benchkit.django_on_fresh_database("bench_labeling"):
+        print(error, file=sys.stderr)
         return 2
-    db_name = urlsplit(base_url).path.lstrip("/") + "_bench_labeling"
-    import psycopg
-
-    with psycopg.connect(with_db_name(base_url, "postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{db_name}"')
-    os.environ["DATABASE_URL"] = with_db_name(base_url, db_name)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "customlabels.settings")
-    # DEBUG is off, as in production, where the settings refuse the built-in development key.
-    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
-    sys.path.insert(0, str(REPO))
-    import django
-
-    django.setup()
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client

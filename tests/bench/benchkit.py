@@ -311,6 +311,29 @@ def recreate_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def django_on_fresh_database(name: str) -> str:
+    """For a benchmark that runs the console in its own process: an empty PostgreSQL database
+    `<DATABASE_URL's database>_<name>`, Django set up on it (DEBUG off, as in production, with a
+    secret key of the run's). Returns "" or why it can't (DATABASE_URL is not PostgreSQL)."""
+    import psycopg
+
+    base_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/customlabels")
+    if not base_url.startswith("postgres"):
+        return f"{name} needs PostgreSQL in DATABASE_URL"
+    db_name = urlsplit(base_url).path.lstrip("/") + f"_{name}"
+    with psycopg.connect(with_db_name(base_url, "postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db_name}"')
+    os.environ["DATABASE_URL"] = with_db_name(base_url, db_name)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "customlabels.settings")
+    os.environ.setdefault("SECRET_KEY", DJANGO_SECRET_KEY)
+    sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+    return ""
+
+
 def migrate(env: dict, workdir: Path) -> None:
     out = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput"], cwd=REPO, env=env, capture_output=True, text=True
