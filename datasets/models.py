@@ -238,6 +238,10 @@ class DatasetExport(models.Model):
     Status = JobStatus
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="exports")
+    # The version exported (its frozen entries), or None for the dataset as it is.
+    version = models.ForeignKey(
+        "datasets.DatasetVersion", null=True, blank=True, on_delete=models.CASCADE, related_name="exports"
+    )
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     format = models.CharField(max_length=16, choices=Format.choices)
     include_images = models.BooleanField(default=False)
@@ -245,7 +249,8 @@ class DatasetExport(models.Model):
     # The S3 folder of an export to S3 (Destination.S3): the files go under s3://bucket/prefix.
     bucket = models.CharField(max_length=63, blank=True)
     prefix = models.CharField(max_length=1024, blank=True)
-    # The share of images a YOLO export puts in "val" when the project has no training + test pair.
+    # The share of images a YOLO export puts in "val" when the project has no training + test pair
+    # (and always for a version: its own entries are split).
     val_percent = models.PositiveSmallIntegerField(default=20)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     images_total = models.PositiveIntegerField(default=0)

@@ -320,9 +320,9 @@ def manifest_export_latest(*, dataset: Dataset, succeeded: bool = False):
     return exports.first()
 
 
-def dataset_exports_recent(*, dataset: Dataset, limit: int = 5) -> list:
-    """The dataset's latest "Export dataset" requests, newest first."""
-    return list(dataset.exports.order_by("-created_at", "-id")[:limit])
+def dataset_exports_recent(*, dataset: Dataset, version=None, limit: int = 5) -> list:
+    """The latest "Export dataset" requests of the dataset as it is (or of its `version`), newest first."""
+    return list(dataset.exports.filter(version=version).order_by("-created_at", "-id")[:limit])
 
 
 def dataset_export_get(*, user, pk: int):

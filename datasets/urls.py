@@ -41,6 +41,8 @@ urlpatterns = [
     path("<int:pk>/versions/compare/", views.versions_compare, name="versions_compare"),
     path("versions/<int:pk>/", views.version_detail, name="version_detail"),
     path("versions/<int:pk>/export/", views.version_export, name="version_export"),
+    path("versions/<int:pk>/export-dataset/", views.version_export_dataset, name="version_export_dataset"),
+    path("versions/<int:pk>/export-dataset/progress/", views.version_export_progress, name="version_export_progress"),
     path("versions/<int:pk>/download/", views.version_download, name="version_download"),
     path("versions/<int:pk>/restore/", views.version_restore, name="version_restore"),
 ]

@@ -226,7 +226,12 @@ def version_restore_start(*, version: DatasetVersion, user, name: str) -> Datase
     source = version.dataset
     if source.project.owner_id != user.pk:
         raise DatasetError("Choose one of your versions.")
-    dataset = services.dataset_new(project=source.project, name=name, dataset_type=source.dataset_type)
+    dataset = services.dataset_new(
+        project=source.project,
+        name=name,
+        dataset_type=source.dataset_type,
+        status_message=f"Restoring from version {version.name} of {source.name} ({version.images:,} image{'s' if version.images != 1 else ''}).",
+    )
     send_after_commit(
         "datasets.tasks.version_restore_task",
         dataset.pk,

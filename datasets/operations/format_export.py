@@ -22,11 +22,12 @@ from .. import selectors
 from ..errors import DatasetError
 from ..formats import coco, table, voc, yolo
 from ..formats.records import ExportImage, UniqueNames
-from ..models import Dataset, DatasetExport, Image
+from ..models import Dataset, DatasetExport, DatasetVersion, Image
 from .common import QUEUE_DOWN
 from .export import manifest_batches
 from .export_rows import export_batches, export_classes, project_pair
 from .export_sinks import ImageCopy, Member, s3_write, zip_write
+from .version_rows import version_classes, version_export_batches, version_manifest_batches
 
 Format = DatasetExport.Format
 NOT_CREATED = "The dataset could not be created, so it can't be exported. Retry the import or delete the dataset."
@@ -49,23 +50,33 @@ def dataset_export_start(
     include_images: bool,
     s3_location: s3_names.S3Location | None = None,
     val_percent: int = 20,
+    version: DatasetVersion | None = None,
 ) -> DatasetExport:
-    """Queue the export of the dataset (a zip to download, or files under `s3_location`). Atomic;
-    the worker starts after commit. Raises DatasetError while the dataset (or, for YOLO, the other
-    dataset of the project's pair) is being created or changed, and s3_names.S3AccessRefused when
-    the user may not write to `s3_location` (checked before anything is stored)."""
+    """Queue the export of the dataset, or of its `version` (the entries it froze), as a zip to
+    download or files under `s3_location`. Atomic; the worker starts after commit. Raises
+    DatasetError while the dataset (or, for YOLO, the other dataset of the project's pair) is being
+    created or changed — a version is frozen, so it exports whatever the dataset is doing — and
+    s3_names.S3AccessRefused when the user may not write to `s3_location` (checked before anything
+    is stored)."""
     locked = Dataset.objects.select_for_update().select_related("project").filter(pk=dataset.pk).first()
     if locked is None or locked.project.owner_id != user.pk:
         raise DatasetError("Choose one of your datasets.")
-    pair = export_split_pair(dataset=locked, fmt=fmt) or (locked,)
-    if any(d.never_created for d in pair):
-        raise DatasetError(NOT_CREATED)
-    if any(d.is_in_progress for d in pair):
-        raise DatasetError(IN_PROGRESS)
+    if version is not None:
+        if version.dataset_id != locked.pk:
+            raise DatasetError("Choose one of the dataset's versions.")
+        total = version.images
+    else:
+        pair = export_split_pair(dataset=locked, fmt=fmt) or (locked,)
+        if any(d.never_created for d in pair):
+            raise DatasetError(NOT_CREATED)
+        if any(d.is_in_progress for d in pair):
+            raise DatasetError(IN_PROGRESS)
+        total = Image.objects.filter(dataset__in=[d.pk for d in pair]).count()
     if s3_location is not None:
         UserS3(user.pk).check(s3_location.bucket, s3_location.prefix, use=Use.WRITE)
     export = DatasetExport.objects.create(
         dataset=locked,
+        version=version,
         requested_by=user,
         format=fmt,
         include_images=include_images,
@@ -73,7 +84,7 @@ def dataset_export_start(
         bucket=s3_location.bucket if s3_location else "",
         prefix=s3_location.prefix if s3_location else "",
         val_percent=val_percent,
-        images_total=Image.objects.filter(dataset__in=[d.pk for d in pair]).count(),
+        images_total=total,
     )
     send_after_commit(
         "datasets.tasks.dataset_export_task",
@@ -110,12 +121,20 @@ class _Progress:
 
 def _images(export: DatasetExport, progress: _Progress | None) -> Iterator[ExportImage]:
     """Every image of the export in order, its split set: the project's pair for YOLO, else the
-    dataset with `val_percent` in val (YOLO) or all in train."""
+    dataset (or the version's entries) with `val_percent` in val (YOLO) or all in train."""
     names = UniqueNames()
+    yolo = export.format in (Format.YOLO, Format.YOLO_CLASSIFY)
+    if export.version_id is not None:
+        val_percent = export.val_percent if yolo else 0
+        for batch in version_export_batches(version=export.version, val_percent=val_percent, names=names):
+            yield from batch
+            if progress is not None:
+                progress.add(len(batch))
+        return
     pair = export_split_pair(dataset=export.dataset, fmt=export.format)
     if pair is not None:
         parts = [(pair[0].pk, "train", 0), (pair[1].pk, "val", 0)]
-    elif export.format in (Format.YOLO, Format.YOLO_CLASSIFY):
+    elif yolo:
         parts = [(export.dataset_id, "train", export.val_percent)]
     else:
         parts = [(export.dataset_id, "train", 0)]
@@ -149,7 +168,10 @@ def _safe(name: str) -> str:
 def export_members(export: DatasetExport, *, progress: _Progress | None = None) -> Iterator[Member]:
     """The export's files: the format's label files, then (with the images) every image's copy."""
     fmt, with_images = export.format, export.include_images
-    classes = export_classes(dataset_ids=_dataset_ids(export))
+    if export.version_id is not None:
+        classes = version_classes(version=export.version)
+    else:
+        classes = export_classes(dataset_ids=_dataset_ids(export))
     labels_progress = None if with_images else progress
     images = _images(export, labels_progress)
     if fmt == Format.COCO:
@@ -165,16 +187,26 @@ def export_members(export: DatasetExport, *, progress: _Progress | None = None) 
     elif fmt == Format.CSV:
         yield "labels.csv", table.csv_write(images)
     else:
-        name = _safe(export.dataset.name)
-        yield f"{name}.manifest", _manifest_bytes(export.dataset_id, labels_progress)
+        yield f"{_safe(_export_name(export))}.manifest", _manifest_bytes(export, labels_progress)
     if with_images:
         for image in _images(export, progress):
             for path in _image_folder(fmt, image):
                 yield path, ImageCopy(image.ref)
 
 
-def _manifest_bytes(dataset_id: int, progress: _Progress | None) -> Iterator[bytes]:
-    for batch in manifest_batches(dataset_id=dataset_id):
+def _export_name(export: DatasetExport) -> str:
+    """The dataset's name, and the version's after it for a version's export."""
+    if export.version_id is not None:
+        return f"{export.dataset.name}-{export.version.name}"
+    return export.dataset.name
+
+
+def _manifest_bytes(export: DatasetExport, progress: _Progress | None) -> Iterator[bytes]:
+    if export.version_id is not None:
+        batches = version_manifest_batches(version=export.version)
+    else:
+        batches = manifest_batches(dataset_id=export.dataset_id)
+    for batch in batches:
         yield ("\n".join(batch) + "\n").encode()
         if progress is not None:
             progress.add(len(batch))
@@ -183,7 +215,7 @@ def _manifest_bytes(dataset_id: int, progress: _Progress | None) -> Iterator[byt
 def export_zip_key(*, export: DatasetExport) -> str:
     prefix = console_storage.export_prefix(export.dataset.project.owner_id, export.dataset_id)
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-    return f"{prefix}{stamp}-{_safe(export.dataset.name)}-{export.format.lower()}.zip"
+    return f"{prefix}{stamp}-{_safe(_export_name(export))}-{export.format.lower()}.zip"
 
 
 def dataset_export_run(*, export_id: int) -> DatasetExport:
@@ -191,7 +223,7 @@ def dataset_export_run(*, export_id: int) -> DatasetExport:
     read-only transaction), streamed into the zip or the S3 folder, so memory stays flat whatever
     the size. Idempotent: a finished export is returned as it is. Raises s3_names.S3Error
     (S3Unreachable is worth a retry) or DatasetError."""
-    export = DatasetExport.objects.select_related("dataset__project").get(pk=export_id)
+    export = DatasetExport.objects.select_related("dataset__project", "version").get(pk=export_id)
     if export.is_finished:
         return export
     DatasetExport.objects.filter(pk=export.pk).update(status=DatasetExport.Status.IN_PROGRESS, images_done=0)

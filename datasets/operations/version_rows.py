@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..formats import ground_truth, ground_truth_writer
+from ..formats.records import Box, ExportImage, UniqueNames
 from ..models import DatasetVersion, VersionEntry
 from .common import EXPORT_BATCH
+from .export_rows import in_val
 
 
 @dataclass(slots=True)
@@ -56,6 +58,39 @@ def version_entry_batches(*, version: DatasetVersion) -> Iterator[list[VersionRo
             )
             for ref, name, width, height, labels, boxes, problems, code, message in batch
         ]
+
+
+def version_export_batches(
+    *, version: DatasetVersion, val_percent: int = 0, names: UniqueNames | None = None
+) -> Iterator[list[ExportImage]]:
+    """The version's entries as the formats' ExportImage values (Export dataset of a version), in
+    the order they were frozen. `val_percent` of them go to the `val` split, chosen by position in
+    that order, so every export of the version puts the same entries in val."""
+    names = names or UniqueNames()
+    position = 0
+    for batch in version_entry_batches(version=version):
+        out = []
+        for row in batch:
+            split = "val" if val_percent and in_val(position, val_percent) else "train"
+            position += 1
+            out.append(
+                ExportImage(
+                    ref=row.source_ref,
+                    name=names(split, row.file_name),
+                    width=row.width,
+                    height=row.height,
+                    labels=row.labels,
+                    boxes=tuple(Box(*box) for box in row.boxes),
+                    split=split,
+                )
+            )
+        yield out
+
+
+def version_classes(*, version: DatasetVersion) -> list[str]:
+    """The version's label list, sorted (every label the dataset had, used or not, as
+    export_classes gives a dataset's): the class list of its exports."""
+    return sorted(version.label_counts)
 
 
 def version_manifest_batches(*, version: DatasetVersion) -> Iterator[list[str]]:

@@ -11,7 +11,13 @@ from .datasets import (
     dataset_use_as,
     image_detail,
 )
-from .exports import dataset_export, dataset_export_download, dataset_export_progress
+from .exports import (
+    dataset_export,
+    dataset_export_download,
+    dataset_export_progress,
+    version_export_dataset,
+    version_export_progress,
+)
 from .health import dataset_health, health_summary, project_health
 from .labeling import (
     image_label_remove,
@@ -42,6 +48,8 @@ __all__ = [
     "version_detail",
     "version_download",
     "version_export",
+    "version_export_dataset",
+    "version_export_progress",
     "version_restore",
     "versions_compare",
     "box_change",

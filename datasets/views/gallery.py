@@ -23,7 +23,8 @@ def example_bucket(request) -> str:
 
 def _phase(dataset: Dataset, progress) -> str:
     if progress is None:
-        return "done"
+        # A dataset restored from a version has no import job: it polls until the worker is done.
+        return "restore" if dataset.status == Dataset.Status.CREATE_IN_PROGRESS else "done"
     if not progress.job.is_finished or dataset.is_in_progress:
         # The dataset row is read before its job: when a worker finishes in between, the page would
         # show the old status with nothing polling to replace it. It polls until both agree.

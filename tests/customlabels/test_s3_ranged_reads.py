@@ -42,6 +42,9 @@ def test_an_empty_object_reads_as_no_bytes_where_s3_refuses_every_range(s3, buck
     s3.put_object(Bucket=bucket, Key="empty.jpg", Body=b"")
 
     assert console_s3.read_range_sized(bucket, "empty.jpg", 1024) == (b"", 0, "")
+    # A whole-object read too (an empty YOLO split list, val.txt, read by the format import).
+    assert console_s3.read_range(bucket, "empty.jpg", 1024) == b""
+    assert console_s3.read_object(bucket, "empty.jpg", max_bytes=1024) == b""
 
 
 def test_a_missing_object_and_a_missing_bucket_raise_what_boto3_reads_raise(s3, bucket):

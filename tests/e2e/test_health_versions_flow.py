@@ -1,15 +1,18 @@
 """Check dataset and Versions as a person uses them in Chromium: the report a worker computes, a
-check's link to exactly its images, Download summary; creating versions and comparing them."""
+check's link to exactly its images, Download summary; creating versions and comparing them;
+exporting a version in COCO after the dataset changed, and restoring it as a new dataset."""
 
+import io
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from datasets import labeling
+from datasets import labeling, versions
 from datasets.models import Image, Label
 from tests.datasets.support import build_images
 from tests.factories import DatasetFactory
@@ -96,3 +99,34 @@ def test_versions_are_created_and_compared_with_now(page, login, user, console_b
     page.get_by_role("link", name="Removed").click()
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("copy-b.jpg")
+
+
+def test_a_version_is_exported_as_it_was_and_restored_as_a_new_dataset(
+    page, login, user, console_bucket, celery_worker_proc, pets
+):
+    versions.version_create(dataset=pets, user=user, name="v1")
+    Image.objects.filter(dataset=pets, file_name__startswith="dog-").delete()  # the boxes go with them
+    page.set_viewport_size(VIEWPORT)
+    login(page, user)
+    page.goto(reverse("datasets:versions", args=[pets.pk]))
+    page.get_by_role("link", name="Export version v1").click()
+    expect(page.get_by_role("heading", name="Export dataset")).to_be_visible()
+    expect(page.locator("#export-of-version")).to_contain_text("28 images")
+    page.get_by_role("radio", name="COCO object detection (JSON)").check()
+    page.get_by_role("button", name="Export").click()
+    job = page.locator(".export-job").first
+    expect(job.locator(".export-status")).to_have_text("Succeeded", timeout=60_000)
+    page.screenshot(path=str(SHOTS / "version-export.png"), full_page=True)
+    with page.expect_download() as download:
+        job.get_by_role("link", name="Download").click()
+    document = json.loads(
+        zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes())).read("annotations.json")
+    )
+    assert len(document["images"]) == 28 and len(document["annotations"]) == 12  # the version's dogs and boxes
+
+    page.get_by_role("link", name="v1").click()
+    page.get_by_role("link", name="Restore as a new dataset").click()
+    page.get_by_role("button", name="Restore").click()
+    expect(page.locator("#dataset-status")).to_have_text("CREATE_COMPLETE", timeout=60_000)
+    expect(page.locator("#status-message")).to_have_text("Restored from version v1 of pets.")
+    expect(page.locator("#gallery [data-stat=total]")).to_have_text("28")

@@ -191,3 +191,21 @@ def test_versions_pages_are_the_owners_only(client_other_user, user, console_buc
         reverse("datasets:versions_compare", args=[dataset.pk]) + f"?before={version.pk}&after=now",
     ):
         assert client_other_user.get(url).status_code == 404
+
+
+def test_a_dataset_being_restored_says_so_polls_and_reloads_once_it_is_made(client_user, user, console_bucket):
+    dataset = DatasetFactory(project__owner=user, name="flowers")
+    flowers(dataset)
+    version = versions.version_create(dataset=dataset, user=user, name="v1")
+    restored = versions.version_restore_start(version=version, user=user, name="flowers-v1")
+    page = client_user.get(reverse("datasets:detail", args=[restored.pk])).content.decode()
+    assert "Restoring from version v1 of flowers (5 images)." in page
+    progress = reverse("datasets:progress", args=[restored.pk]) + "?phase=restore"
+    assert f'hx-get="{progress}"' in page.replace("&amp;", "&")
+    polled = client_user.get(progress, headers={"HX-Request": "true"})
+    assert polled.status_code == 200 and "Restoring from version v1 of flowers" in polled.content.decode()
+    versions.version_restore(dataset_id=restored.pk, version_id=version.pk)
+    polled = client_user.get(progress, headers={"HX-Request": "true"})
+    assert polled.status_code == 204 and polled["HX-Refresh"] == "true"  # the page reloads with the gallery
+    page = client_user.get(reverse("datasets:detail", args=[restored.pk])).content.decode()
+    assert "Restored from version v1 of flowers." in page and "phase=restore" not in page
