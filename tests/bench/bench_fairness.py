@@ -231,24 +231,7 @@ def main() -> int:
     try:
         lock = bi.bench_lock(base_db)
         server = bi.S3Server("rclone", workdir)
-        env = {
-            **os.environ,
-            "DATABASE_URL": bench_db,
-            "CELERY_BROKER_URL": env_broker,
-            "AWS_S3_ENDPOINT_URL": server.endpoint,
-            "AWS_ACCESS_KEY_ID": bi.ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": bi.SECRET_KEY,
-            "SECRET_KEY": bi.DJANGO_SECRET_KEY,
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "DJANGO_SETTINGS_MODULE": "customlabels.settings",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(bi.REPO), os.environ.get("PYTHONPATH")])),
-            "CELERY_TASK_ALWAYS_EAGER": "false",
-        }
-        os.environ.update(env)
-        sys.path.insert(0, str(bi.REPO))
-        import django
-
-        django.setup()
+        env = bi.django_env(server=server, database=bench_db, broker=env_broker)
         from django.conf import settings
 
         bounds = [int(v) for v in args.in_flight.split(",")] if args.in_flight else [settings.IMPORT_CHUNKS_IN_FLIGHT]
