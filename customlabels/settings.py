@@ -168,8 +168,13 @@ AWS_SECRET_ACCESS_KEY = env("AWS_SECRET_ACCESS_KEY", default=None)
 AWS_DEFAULT_REGION = env("AWS_DEFAULT_REGION", default="us-east-1")
 # How long a presigned image URL stays valid, in seconds.
 PRESIGNED_URL_EXPIRES = env.int("PRESIGNED_URL_EXPIRES", default=300)
-# Threads one import chunk uses to read image headers concurrently.
+# Threads one import chunk uses to read image headers concurrently, and the most S3 reads a worker
+# process makes at once for all its imports.
 IMPORT_HEADER_THREADS = env.int("IMPORT_HEADER_THREADS", default=16)
+# While a user who has read less lately imports too, each user who has read more gets at most this
+# many of those reads at once (datasets/imports/fair_share.py): a small import beside a large one
+# runs almost as if alone, and the large one goes on.
+IMPORT_READS_WHEN_SHARED = max(1, env.int("IMPORT_READS_WHEN_SHARED", default=2))
 # Keys an S3-folder import lists at a time, and so images in one of its chunks (S3 returns at most 1,000).
 IMPORT_LIST_PAGE_SIZE = min(1000, env.int("IMPORT_LIST_PAGE_SIZE", default=1000))
 
@@ -239,6 +244,7 @@ LOGGING = {
 CELERY_TASK_ROUTES = {
     "datasets.tasks.image_thumbnails_task": {"queue": "thumbnails"},
     "datasets.tasks.images_thumbnails_relocate_task": {"queue": "thumbnails"},
+    "datasets.tasks.images_thumbnails_queue_task": {"queue": "thumbnails"},
 }
 # An import step that cannot reach S3 (or hits a database deadlock) is retried this many times,
 # with exponential backoff capped at IMPORT_RETRY_BACKOFF_MAX seconds, before the import fails.

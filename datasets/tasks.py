@@ -72,8 +72,9 @@ def import_list_task(job_id: int) -> None:
 
 @shared_task(base=ChunkTask, **RETRY)
 def import_chunk_task(chunk_id: int) -> None:
-    # The chunk's thumbnails as soon as it commits, so the gallery fills in while the import runs.
-    thumbnail_queue.images_thumbnails_queue(image_ids=s3_folder.import_chunk(chunk_id=chunk_id))
+    # The chunk's thumbnails as soon as it commits, so the gallery fills in while the import runs;
+    # queued by the thumbnails worker, so the import's threads go straight to the next chunk.
+    thumbnail_queue.images_thumbnails_queue_later(image_ids=s3_folder.import_chunk(chunk_id=chunk_id))
     _finish_if_done(chunk_id, s3_folder.import_finish_if_done)
 
 
@@ -85,7 +86,7 @@ def manifest_read_task(job_id: int) -> None:
 
 @shared_task(base=ChunkTask, **RETRY)
 def manifest_chunk_task(chunk_id: int) -> None:
-    thumbnail_queue.images_thumbnails_queue(image_ids=manifest.manifest_chunk(chunk_id=chunk_id))
+    thumbnail_queue.images_thumbnails_queue_later(image_ids=manifest.manifest_chunk(chunk_id=chunk_id))
     _finish_if_done(chunk_id, manifest.manifest_finish_if_done)
 
 
@@ -103,13 +104,13 @@ def format_read_task(job_id: int) -> None:
 
 @shared_task(base=ChunkTask, **RETRY)
 def entries_chunk_task(chunk_id: int) -> None:
-    thumbnail_queue.images_thumbnails_queue(image_ids=entries.entries_chunk(chunk_id=chunk_id))
+    thumbnail_queue.images_thumbnails_queue_later(image_ids=entries.entries_chunk(chunk_id=chunk_id))
     _finish_if_done(chunk_id, entries.entries_finish_if_done)
 
 
 @shared_task(base=ChunkTask, **RETRY)
 def format_chunk_task(chunk_id: int) -> None:
-    thumbnail_queue.images_thumbnails_queue(image_ids=format_files.format_chunk(chunk_id=chunk_id))
+    thumbnail_queue.images_thumbnails_queue_later(image_ids=format_files.format_chunk(chunk_id=chunk_id))
     _finish_if_done(chunk_id, format_files.format_finish_if_done)
 
 
@@ -166,6 +167,12 @@ class ThumbnailTask(Task):
 def image_thumbnails_task(image_ids: list[int]) -> None:
     thumbnails.images_thumbnails_make(image_ids=image_ids)
     # This task's place in its datasets' few goes to their next thumbnails.
+    thumbnail_queue.images_thumbnails_queue(image_ids=image_ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, **RETRY)
+def images_thumbnails_queue_task(image_ids: list[int]) -> None:
+    """Queue the next thumbnails of an import chunk's dataset (thumbnail_queue.images_thumbnails_queue_later)."""
     thumbnail_queue.images_thumbnails_queue(image_ids=image_ids)
 
 

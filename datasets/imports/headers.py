@@ -13,6 +13,7 @@ from customlabels import s3_names
 from projects.s3_access import UserS3
 
 from .. import rules
+from . import fair_share
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,8 @@ class Header:
 def header_read(
     reader: UserS3, bucket: str, key: str, *, size: int | None, s3_error: Callable[[s3_names.S3Error], str | None]
 ) -> Header:
-    """Read one image's header with ranged GETs, as the user `reader` may, and check it against the
-    image limits.
+    """Read one image's header with ranged GETs, as the user `reader` may (each in the user's fair
+    share of the process's reads), and check it against the image limits.
 
     `size` is the object's size when the listing gave it; otherwise the read learns it and the
     ETag. `s3_error` turns a failed read into the image's error, or None to raise it.
@@ -42,12 +43,14 @@ def header_read(
         # Real S3 answers a ranged GET of an empty object with 416, which is no reason to fail the import.
         return Header(error="The image is invalid: the file is empty.")
     length, etag = rules.HEADER_BYTES, ""
+    share = fair_share.reads()
     while True:
         try:
-            if size is None:
-                data, size, etag = reader.read_range_sized(bucket, key, length)
-            else:
-                data = reader.read_range(bucket, key, length)
+            with share.slot(reader.user_id):
+                if size is None:
+                    data, size, etag = reader.read_range_sized(bucket, key, length)
+                else:
+                    data = reader.read_range(bucket, key, length)
         except (s3_names.S3Unreachable, s3_names.S3AccessRefused):
             raise
         except s3_names.S3Error as exc:

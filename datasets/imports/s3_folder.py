@@ -23,12 +23,14 @@ from projects.s3_access import UserS3
 from .. import rules, services
 from ..errors import DatasetError, ErrorCode
 from ..models import Dataset, Image, ImageLabel, ImportChunk, ImportJob, ImportReportItem
-from . import jobs
+from . import fair_share, jobs
 from .headers import Header, headers_read
 
 # How many listing pages the form looks through for an image before it gives the import the benefit of the doubt.
 PRECHECK_PAGES = 3
 NOT_AN_IMAGE = "Not a .jpg, .jpeg or .png file"
+# The most a chunk's store waits for a lighter user's reads (fair_share.FairShare.wait_for_lighter).
+STORE_WAIT_SECONDS = 2.0
 
 
 def s3_folder_check(*, location: s3_names.S3Location, reader: UserS3) -> None:
@@ -106,7 +108,8 @@ def import_list(*, job_id: int) -> bool:
     bucket, prefix, auto_label = job.parameters["bucket"], job.parameters["prefix"], job.parameters["auto_label"]
     before = jobs.dataset_images_before(job=job)
     seq = 0
-    for seq, page in enumerate(jobs.job_s3(job=job).list_pages(bucket, prefix), start=1):
+    reader, share = jobs.job_s3(job=job), fair_share.reads()
+    for seq, page in enumerate(share.pages(reader.user_id, reader.list_pages(bucket, prefix)), start=1):
         if ImportChunk.objects.filter(job=job, seq=seq, done=True).exists():
             continue
         images, skipped = [], []
@@ -182,6 +185,8 @@ def import_chunk(*, chunk_id: int) -> list[int]:
     reader = jobs.job_s3(job=job)
     reader.check(bucket, job.parameters["prefix"])
     headers = headers_read(reader, bucket, chunk.items, sized=True, s3_error=_object_error)
+    # Storing 1,000 images is the chunk's heaviest step after its reads: a lighter user's reads first.
+    fair_share.reads().wait_for_lighter(reader.user_id, at_most=STORE_WAIT_SECONDS)
 
     with transaction.atomic():
         locked = ImportChunk.objects.select_for_update().get(pk=chunk.pk)

@@ -21,6 +21,7 @@ from .common import ID_BATCH
 # for the worker's THUMBNAIL_THREADS, so a task's own cost (its message, five queries) is small.
 THUMBNAIL_BATCH = 100
 MAKE_TASK = "datasets.tasks.image_thumbnails_task"
+QUEUE_TASK = "datasets.tasks.images_thumbnails_queue_task"
 # A thumbnail queued this long ago and still not made was lost with its task (a worker that died
 # and did not come back, retries given up while S3 was down): it is queued again, and no longer
 # counts as in flight.
@@ -69,6 +70,17 @@ def images_thumbnails_queue(*, image_ids: list[int]) -> int:
         return 0
     datasets = Image.objects.filter(pk__in=image_ids).values_list("dataset_id", flat=True).distinct()
     return sum(dataset_thumbnails_queue(dataset_id=pk) for pk in datasets)
+
+
+def images_thumbnails_queue_later(*, image_ids: list[int]) -> None:
+    """images_thumbnails_queue for an import chunk's images (all of one dataset), done by the
+    thumbnails worker (QUEUE_TASK, on its queue) once the current transaction commits: its few
+    queries, under a CPU busy with imports, held one of the import worker's threads for seconds, and
+    another user's small import waited behind them. One image names the dataset. If the broker is
+    unreachable the import goes on: its end queues the thumbnails its chunks did not
+    (import_thumbnails_queue)."""
+    if image_ids:
+        send_after_commit(QUEUE_TASK, image_ids[:1], on_error=lambda: None)
 
 
 @transaction.atomic

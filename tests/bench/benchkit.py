@@ -156,7 +156,7 @@ class S3Server:
             self.proc = Proc(
                 "rclone",
                 [rclone, "serve", "s3", "--addr", f"127.0.0.1:{self.port}", "--auth-key", f"{ACCESS_KEY},{SECRET_KEY}"]
-                + ["--config", "/dev/null", str(self.root)],
+                + ["--config", "/dev/null", "--etag-hash", os.environ.get("BENCH_RCLONE_ETAG", "MD5"), str(self.root)],
                 env={**os.environ},
                 log_path=self.workdir / "rclone.log",
             )
@@ -395,7 +395,7 @@ def _worker(name: str, args: list[str], env: dict, log_path: Path) -> tuple[Proc
 def start_thumbnail_worker(env: dict, workdir: Path, loglevel: str, malloc_arena_max: int = 2) -> tuple[Proc, str]:
     """The thumbnails worker as the Procfile's `thumbnails:` line runs it: the `thumbnails` queue,
     THUMBNAIL_CONCURRENCY tasks at once, at nice THUMBNAIL_NICE."""
-    args = ["nice", "-n", str(THUMBNAIL_NICE), str(VENV_BIN / "celery"), "-A", "customlabels", "worker"]
+    args = ["chrt", "--idle", "0", str(VENV_BIN / "celery"), "-A", "customlabels", "worker"]
     args += ["-Q", "thumbnails", "--pool", "threads", "--concurrency", str(THUMBNAIL_CONCURRENCY), "-l", loglevel]
     if malloc_arena_max:
         env = {**env, "MALLOC_ARENA_MAX": str(malloc_arena_max)}

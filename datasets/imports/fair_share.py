@@ -1,0 +1,128 @@
+"""The import worker's S3 reads shared fairly between users: at most IMPORT_HEADER_THREADS at once in
+a worker process and, while a user who has been served less lately (least attained service) is
+reading too, at most IMPORT_READS_WHEN_SHARED for each user served more. So another user's
+100-image import reads almost as if alone while a 20,000-image one goes on at a trickle, and two
+large imports take turns.
+
+Per process: each worker process (each host) shares its own reads; that is where one import's
+threads would otherwise crowd out another's, on the CPU as at the S3 server."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from django.conf import settings
+
+T = TypeVar("T")
+
+# How quickly a user's past reads stop counting against them: a user idle for a minute is new again.
+DECAY_SECONDS = 10.0
+# A user counts as reading this long after their last read ended: the gap between one chunk's reads
+# and the next, or between a listing page and the chunk it makes, is not an exit.
+ACTIVE_SECONDS = 0.3
+# Waiters look again this often, for a lighter user who stopped reading without a read ending.
+RECHECK_SECONDS = 0.05
+
+
+class FairShare:
+    """A counting semaphore of `slots` that holds heavier users to `shared` slots each while a
+    lighter user reads; users are weighed by their decayed count of reads."""
+
+    def __init__(self, slots: int, shared: int, *, decay_seconds: float = DECAY_SECONDS, clock=time.monotonic):
+        self.free = max(1, slots)
+        self.shared = max(1, shared)
+        self.decay_seconds = decay_seconds
+        self.clock = clock
+        self._cond = threading.Condition()
+        self._served: dict[int, tuple[float, float]] = {}  # user → (decayed count, when)
+        self._reading: dict[int, int] = {}  # user → reads in progress or waiting
+        self._last: dict[int, float] = {}  # user → when their last read ended
+        self._held: dict[int, int] = {}  # user → slots held
+
+    def served(self, user_id: int) -> float:
+        """The user's reads, each weighing less as it ages."""
+        count, at = self._served.get(user_id, (0.0, 0.0))
+        return count * math.exp(-(self.clock() - at) / self.decay_seconds)
+
+    def _lighter_reading(self, user_id: int) -> bool:
+        mine, now = self.served(user_id), self.clock()
+        return any(
+            other != user_id
+            and self.served(other) < mine
+            and (self._reading.get(other, 0) or now - self._last.get(other, -math.inf) < ACTIVE_SECONDS)
+            for other in set(self._reading) | set(self._last)
+        )
+
+    @contextmanager
+    def slot(self, user_id: int) -> Iterator[None]:
+        """Hold one slot for one read made for `user_id`, waiting for one the user may take."""
+        with self._cond:
+            self._reading[user_id] = self._reading.get(user_id, 0) + 1
+            while not self._may_take(user_id):
+                self._cond.wait(RECHECK_SECONDS)
+            self.free -= 1
+            self._held[user_id] = self._held.get(user_id, 0) + 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.free += 1
+                self._held[user_id] -= 1
+                self._reading[user_id] -= 1
+                if not self._reading[user_id]:
+                    del self._reading[user_id]
+                now = self.clock()
+                self._served[user_id] = (self.served(user_id) + 1, now)
+                self._last[user_id] = now
+                self._forget_idle(now)
+                self._cond.notify_all()
+
+    def _may_take(self, user_id: int) -> bool:
+        if self.free <= 0:
+            return False
+        return self._held.get(user_id, 0) < self.shared or not self._lighter_reading(user_id)
+
+    def wait_for_lighter(self, user_id: int, *, at_most: float) -> None:
+        """Before a heavy step that takes no slot (storing a chunk of 1,000 images): wait, at most
+        `at_most` seconds, while a lighter user reads."""
+        deadline = self.clock() + at_most
+        with self._cond:
+            while self._lighter_reading(user_id) and self.clock() < deadline:
+                self._cond.wait(RECHECK_SECONDS)
+
+    def pages(self, user_id: int, pages: Iterable[T]) -> Iterator[T]:
+        """A listing's pages, each fetched in a slot of `user_id`."""
+        it = iter(pages)
+        while True:
+            with self.slot(user_id):
+                page = next(it, _END)
+            if page is _END:
+                return
+            yield page
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop users long idle, so the tables stay as small as the active users."""
+        if len(self._last) > 64:
+            for user_id in [u for u, at in self._last.items() if now - at > 6 * self.decay_seconds]:
+                if user_id not in self._reading:
+                    self._last.pop(user_id, None)
+                    self._served.pop(user_id, None)
+
+
+_END = object()
+_shares: dict[tuple[int, int], FairShare] = {}
+_shares_lock = threading.Lock()
+
+
+def reads() -> FairShare:
+    """This process's FairShare of S3 reads (IMPORT_HEADER_THREADS, IMPORT_READS_WHEN_SHARED)."""
+    key = (settings.IMPORT_HEADER_THREADS, settings.IMPORT_READS_WHEN_SHARED)
+    with _shares_lock:
+        if key not in _shares:
+            _shares[key] = FairShare(*key)
+        return _shares[key]
