@@ -39,6 +39,7 @@ from django.test import Client
 from django.test.utils import override_settings
 
 from customlabels import celery_app
+from customlabels.cpu_priority import spare_cpu_prefix
 from tests.factories import PASSWORD, UserFactory
 
 # Playwright's sync API keeps an event loop running in the test thread, and Django refuses ORM
@@ -317,10 +318,10 @@ def worker_start(
     concurrency: int,
     env: dict | None = None,
     queues: str | None = None,
-    nice: int = 0,
+    spare_cpu: bool = False,
 ) -> CeleryWorker:
     """A Celery worker subprocess on this run's Redis database, test database and moto, with the
-    settings of `env` on top, consuming `queues` (default: every queue), at CPU priority `nice`,
+    settings of `env` on top, consuming `queues` (default: every queue), on spare CPU only if `spare_cpu`,
     once it answers a ping. The caller stops it (`_stop`)."""
     from django.db import connection
 
@@ -342,7 +343,7 @@ def worker_start(
         **(env or {}),
     }
     command = [
-        *(["nice", "-n", str(nice)] if nice else []),
+        *(spare_cpu_prefix() if spare_cpu else []),
         str(Path(sys.executable).with_name("celery")),
         "-A", "customlabels", "worker",
         "--loglevel=INFO", f"--pool={pool}", f"--concurrency={concurrency}",
@@ -362,8 +363,8 @@ def worker_start(
     return worker
 
 
-# The Procfile's `thumbnails:` process: the thumbnails queue, two tasks at once, at nice 10.
-THUMBNAILS_WORKER = {"queues": "thumbnails", "pool": "threads", "concurrency": 2, "nice": 10}
+# The Procfile's `thumbnails:` process: the thumbnails queue, two tasks at once, on spare CPU only.
+THUMBNAILS_WORKER = {"queues": "thumbnails", "pool": "threads", "concurrency": 2, "spare_cpu": True}
 
 
 @contextlib.contextmanager

@@ -95,10 +95,13 @@ class FairShare:
             while self._lighter_reading(user_id) and self.clock() < deadline:
                 self._cond.wait(RECHECK_SECONDS)
 
-    def pages(self, user_id: int, pages: Iterable[T]) -> Iterator[T]:
-        """A listing's pages, each fetched in a slot of `user_id`."""
+    def pages(self, user_id: int, pages: Iterable[T], *, wait_at_most: float = 2.0) -> Iterator[T]:
+        """A listing's pages, each fetched in a slot of `user_id` once no lighter user reads (or
+        `wait_at_most` seconds have passed): a page of a large folder is the S3 server's heaviest
+        request, and the small import's own listing and reads wait behind it there."""
         it = iter(pages)
         while True:
+            self.wait_for_lighter(user_id, at_most=wait_at_most)
             with self.slot(user_id):
                 page = next(it, _END)
             if page is _END:

@@ -32,8 +32,7 @@ ACCESS_KEY, SECRET_KEY = "benchkey", "benchsecret"
 DJANGO_SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50)
 DISTINCT_IMAGES = 48
 BENCH_LOCK_ID = 0x62656E6368  # "bench"
-# The Procfile's `thumbnails:` process: its own worker, at a lower CPU priority than the import's.
-THUMBNAIL_NICE = 10
+# The Procfile's `thumbnails:` process: its own worker, on spare CPU only (customlabels.cpu_priority).
 THUMBNAIL_CONCURRENCY = 2
 
 
@@ -156,7 +155,7 @@ class S3Server:
             self.proc = Proc(
                 "rclone",
                 [rclone, "serve", "s3", "--addr", f"127.0.0.1:{self.port}", "--auth-key", f"{ACCESS_KEY},{SECRET_KEY}"]
-                + ["--config", "/dev/null", "--etag-hash", os.environ.get("BENCH_RCLONE_ETAG", "MD5"), str(self.root)],
+                + ["--config", "/dev/null", str(self.root)],
                 env={**os.environ},
                 log_path=self.workdir / "rclone.log",
             )
@@ -394,8 +393,10 @@ def _worker(name: str, args: list[str], env: dict, log_path: Path) -> tuple[Proc
 
 def start_thumbnail_worker(env: dict, workdir: Path, loglevel: str, malloc_arena_max: int = 2) -> tuple[Proc, str]:
     """The thumbnails worker as the Procfile's `thumbnails:` line runs it: the `thumbnails` queue,
-    THUMBNAIL_CONCURRENCY tasks at once, at nice THUMBNAIL_NICE."""
-    args = ["chrt", "--idle", "0", str(VENV_BIN / "celery"), "-A", "customlabels", "worker"]
+    THUMBNAIL_CONCURRENCY tasks at once, on spare CPU only."""
+    from customlabels.cpu_priority import spare_cpu_prefix  # the repository is on sys.path by now (django_env)
+
+    args = [*spare_cpu_prefix(), str(VENV_BIN / "celery"), "-A", "customlabels", "worker"]
     args += ["-Q", "thumbnails", "--pool", "threads", "--concurrency", str(THUMBNAIL_CONCURRENCY), "-l", loglevel]
     if malloc_arena_max:
         env = {**env, "MALLOC_ARENA_MAX": str(malloc_arena_max)}

@@ -33,6 +33,7 @@ from django.db import connection
 from django.urls import reverse
 
 from customlabels import s3
+from customlabels.cpu_priority import spare_cpu_prefix
 from projects.management.examples import EXAMPLES_BUCKET, EXAMPLES_PREFIX, example_images
 
 DEMO_USERNAME = "demo"
@@ -107,11 +108,11 @@ class Command(BaseCommand):
                 + ["--beat", "--schedule", str(var_dir / "celerybeat-schedule")],
                 extra_env=WORKER_ENV,
             )
-            # As the Procfile: thumbnails in a process of their own at a lower CPU priority, made
-            # while an import runs on what CPU it leaves.
+            # As the Procfile: thumbnails in a process of their own on spare CPU only, made while
+            # an import runs on what CPU it leaves.
             self._start(
                 "thumbnails",
-                ["nice", "-n", "10", *celery, "-Q", "thumbnails", "--pool", "threads", "--concurrency", "2"]
+                [*spare_cpu_prefix(), *celery, "-Q", "thumbnails", "--pool", "threads", "--concurrency", "2"]
                 # A node name of its own beside the import worker's celery@<host>.
                 + ["-n", "thumbnails@%h"],
                 extra_env=WORKER_ENV,
