@@ -382,6 +382,32 @@ def suite_worker_paused(suite_worker: CeleryWorker):
             celery_app.control.add_consumer(queue, destination=[suite_worker.nodename], reply=True)
 
 
+@contextlib.contextmanager
+def procfile_workers(suite_worker: CeleryWorker, *, s3_server: str, log_dir: Path, env: dict | None = None):
+    """The Procfile's `worker:` (threads:4 on `celery`) and `thumbnails:` processes with the settings of
+    `env`, while the suite's worker takes no task; yields [import worker, thumbnails worker]."""
+    with suite_worker_paused(suite_worker):
+        started = []
+        try:
+            for name, options in (
+                ("import", {"queues": "celery", "pool": "threads", "concurrency": 4}),
+                ("thumbnails", THUMBNAILS_WORKER),
+            ):
+                started.append(
+                    worker_start(
+                        s3_server=s3_server,
+                        log_path=log_dir / f"{name}-worker.log",
+                        nodename=f"procfile-{name}-{os.getpid()}@{socket.gethostname()}",
+                        env=env,
+                        **options,
+                    )
+                )
+            yield started
+        finally:
+            for worker in started:
+                _stop(worker.process)
+
+
 def _wait_until_ready(worker: CeleryWorker, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -23,8 +23,9 @@ T = TypeVar("T")
 # How quickly a user's past reads stop counting against them: a user idle for a minute is new again.
 DECAY_SECONDS = 10.0
 # A user counts as reading this long after their last read ended: the gap between one chunk's reads
-# and the next, or between a listing page and the chunk it makes, is not an exit.
-ACTIVE_SECONDS = 0.3
+# and the next, or between a listing page and the chunk it makes (a task's trip through the broker
+# on a busy machine), is not an exit.
+ACTIVE_SECONDS = 1.0
 # Waiters look again this often, for a lighter user who stopped reading without a read ending.
 RECHECK_SECONDS = 0.05
 

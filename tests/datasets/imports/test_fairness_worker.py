@@ -7,8 +7,6 @@ runs, finishes within 3× its time on the idle worker (medians of three), and A 
 IMPORT_CHUNKS_IN_FLIGHT chunks queued and not done.
 """
 
-import os
-import socket
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +18,7 @@ from django.db import transaction
 from customlabels.s3 import parse_location
 from datasets.imports import s3_folder
 from datasets.models import Dataset, Image, ImportChunk
-from tests.conftest import THUMBNAILS_WORKER, _stop, suite_worker_paused, worker_start
+from tests.conftest import procfile_workers
 from tests.factories import ProjectFactory, UserFactory
 
 from ..support import png_bytes, wait_until
@@ -33,28 +31,11 @@ TARGET_RATIO = 3
 
 @pytest.fixture
 def fair_worker(celery_worker_proc, s3_server, tmp_path):
-    """The workers as the Procfile runs them (a threads:4 import worker, and the thumbnails worker
-    beside it at a lower CPU priority), listing PAGE keys a page; the suite's worker takes no task meanwhile."""
-    with suite_worker_paused(celery_worker_proc):
-        started = []
-        try:
-            for name, options in (
-                ("fair", {"queues": "celery", "pool": "threads", "concurrency": 4}),
-                ("fair-thumbnails", THUMBNAILS_WORKER),
-            ):
-                started.append(
-                    worker_start(
-                        s3_server=s3_server,
-                        log_path=tmp_path / f"{name}-worker.log",
-                        nodename=f"{name}-{os.getpid()}@{socket.gethostname()}",
-                        env={"IMPORT_LIST_PAGE_SIZE": str(PAGE)},
-                        **options,
-                    )
-                )
-            yield started[0]
-        finally:
-            for worker in started:
-                _stop(worker.process)
+    """The workers as the Procfile runs them, listing PAGE keys a page; the suite's worker takes no task meanwhile."""
+    with procfile_workers(
+        celery_worker_proc, s3_server=s3_server, log_dir=tmp_path, env={"IMPORT_LIST_PAGE_SIZE": str(PAGE)}
+    ) as workers:
+        yield workers[0]
 
 
 @pytest.fixture

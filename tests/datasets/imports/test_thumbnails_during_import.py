@@ -6,8 +6,6 @@ The listing page is lowered to PAGE keys, so the import has CHUNKS chunks; S3 ho
 the last image's header until the test lets it go, so the last chunk cannot finish before then.
 """
 
-import os
-import socket
 import threading
 
 import pytest
@@ -18,7 +16,7 @@ from customlabels.s3 import parse_location
 from datasets.imports import s3_folder
 from datasets.models import Dataset, Image
 from projects import console_storage
-from tests.conftest import THUMBNAILS_WORKER, _stop, suite_worker_paused, worker_start
+from tests.conftest import procfile_workers
 
 from ..support import jpeg_bytes, seed, wait_until
 
@@ -31,28 +29,12 @@ LAST_KEY = max(KEYS)
 
 
 @pytest.fixture
-def procfile_workers(celery_worker_proc, s3_server, tmp_path):
+def procfile_workers_paged(celery_worker_proc, s3_server, tmp_path):
     """The Procfile's `worker:` and `thumbnails:` processes, listing PAGE keys a page; the suite's worker rests."""
-    with suite_worker_paused(celery_worker_proc):
-        started = []
-        try:
-            for name, options in (
-                ("import", {"queues": "celery", "pool": "threads", "concurrency": 4}),
-                ("thumbnails", THUMBNAILS_WORKER),
-            ):
-                started.append(
-                    worker_start(
-                        s3_server=s3_server,
-                        log_path=tmp_path / f"{name}.log",
-                        nodename=f"{name}-{os.getpid()}@{socket.gethostname()}",
-                        env={"IMPORT_LIST_PAGE_SIZE": str(PAGE)},
-                        **options,
-                    )
-                )
-            yield started
-        finally:
-            for worker in started:
-                _stop(worker.process)
+    with procfile_workers(
+        celery_worker_proc, s3_server=s3_server, log_dir=tmp_path, env={"IMPORT_LIST_PAGE_SIZE": str(PAGE)}
+    ) as workers:
+        yield workers
 
 
 @pytest.fixture
@@ -76,7 +58,7 @@ def made(dataset: Dataset) -> int:
 
 
 def test_thumbnails_appear_while_the_import_runs_and_each_image_gets_exactly_one(
-    procfile_workers, last_header_held, user, project, console_bucket, make_bucket, s3
+    procfile_workers_paged, last_header_held, user, project, console_bucket, make_bucket, s3
 ):
     bucket = make_bucket("during")
     seed(s3, bucket, {key: jpeg_bytes(320, 240) for key in KEYS})
