@@ -44,6 +44,7 @@ class FairShare:
         self._reading: dict[int, int] = {}  # user → reads in progress or waiting
         self._last: dict[int, float] = {}  # user → when their last read ended
         self._held: dict[int, int] = {}  # user → slots held
+        self._waiting: dict[int, int] = {}  # user → reads waiting for a slot
 
     def served(self, user_id: int) -> float:
         """The user's reads, each weighing less as it ages."""
@@ -64,8 +65,12 @@ class FairShare:
         """Hold one slot for one read made for `user_id`, waiting for one the user may take."""
         with self._cond:
             self._reading[user_id] = self._reading.get(user_id, 0) + 1
+            self._waiting[user_id] = self._waiting.get(user_id, 0) + 1
             while not self._may_take(user_id):
                 self._cond.wait(RECHECK_SECONDS)
+            self._waiting[user_id] -= 1
+            if not self._waiting[user_id]:
+                del self._waiting[user_id]
             self.free -= 1
             self._held[user_id] = self._held.get(user_id, 0) + 1
         try:
@@ -74,6 +79,8 @@ class FairShare:
             with self._cond:
                 self.free += 1
                 self._held[user_id] -= 1
+                if not self._held[user_id]:
+                    del self._held[user_id]
                 self._reading[user_id] -= 1
                 if not self._reading[user_id]:
                     del self._reading[user_id]
@@ -86,6 +93,9 @@ class FairShare:
     def _may_take(self, user_id: int) -> bool:
         if self.free <= 0:
             return False
+        mine = self.served(user_id)
+        if any(other != user_id and self.served(other) < mine for other in self._waiting):
+            return False  # a free slot goes to the lightest user waiting for one
         return self._held.get(user_id, 0) < self.shared or not self._lighter_reading(user_id)
 
     def wait_for_lighter(self, user_id: int, *, at_most: float) -> None:
