@@ -25,7 +25,6 @@ from botocore.exceptions import (
 from django.conf import settings
 
 from . import s3_http, sigv4
-from .lines import lines_split
 from .s3_names import (
     S3AccessDenied,
     S3AccessRefused,
@@ -212,19 +211,19 @@ def read_range(bucket: str, key: str, length: int, *, start: int = 0) -> bytes:
         raise _translate(exc, bucket=bucket, key=key) from exc
 
 
-def _getter() -> s3_http.RangedGetter | None:
-    """The process's plain-HTTP ranged reader (s3_http), or None where boto3 must do the reads: no
-    static keys (an instance role's credentials), or a proxy in the environment."""
+def _getter() -> s3_http.HttpClient | None:
+    """The process's plain-HTTP client (s3_http) for ranged reads and small writes, or None where boto3
+    must make them: no static keys (an instance role's credentials), or a proxy in the environment."""
     return _per_process("getter", _getter_new)
 
 
-def _getter_new() -> s3_http.RangedGetter | None:
+def _getter_new() -> s3_http.HttpClient | None:
     if not (settings.AWS_ACCESS_KEY_ID and settings.AWS_SECRET_ACCESS_KEY) or os.environ.get("AWS_SESSION_TOKEN"):
         return None
     endpoint = settings.AWS_S3_ENDPOINT_URL or client().meta.endpoint_url
     if urllib.request.getproxies() and not urllib.request.proxy_bypass(urlsplit(endpoint).hostname or ""):
         return None
-    return s3_http.RangedGetter(
+    return s3_http.HttpClient(
         endpoint_url=endpoint,
         access_key=settings.AWS_ACCESS_KEY_ID,
         secret_key=settings.AWS_SECRET_ACCESS_KEY,
@@ -236,7 +235,7 @@ def _getter_new() -> s3_http.RangedGetter | None:
     )
 
 
-def _get(getter: s3_http.RangedGetter, bucket: str, key: str, *, start: int, length: int) -> s3_http.Reply:
+def _get(getter: s3_http.HttpClient, bucket: str, key: str, *, start: int, length: int) -> s3_http.Reply:
     try:
         return getter.get(bucket, key, start=start, length=length)
     except s3_http.Unreachable as exc:
@@ -244,7 +243,7 @@ def _get(getter: s3_http.RangedGetter, bucket: str, key: str, *, start: int, len
 
 
 def _reply_checked(reply: s3_http.Reply, *, bucket: str, key: str) -> s3_http.Reply:
-    if reply.status not in (200, 206):
+    if reply.status not in (200, 204, 206):
         raise _translate_code(reply.code, reply.status, bucket=bucket, key=key)
     return reply
 
@@ -258,6 +257,15 @@ def read_object(bucket: str, key: str, *, max_bytes: int) -> bytes:
 
 
 def put_object(bucket: str, key: str, data: bytes, *, content_type: str) -> None:
+    """Store one small object (a thumbnail, a prepared manifest); over plain HTTP where reads go so."""
+    getter = _getter()
+    if getter is not None:
+        try:
+            reply = getter.put(bucket, key, data, content_type=content_type)
+        except s3_http.Unreachable as exc:
+            raise _translate(exc, bucket=bucket, key=key) from exc
+        _reply_checked(reply, bucket=bucket, key=key)
+        return
     try:
         client().put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
     except (ClientError, BotoCoreError) as exc:
@@ -304,8 +312,8 @@ def _presign_get(bucket: str, key: str, *, expires: int, now: datetime) -> str:
     return _signer(expires=expires, now=now).url(bucket, key)
 
 
-def _signer(*, expires: int, now: datetime) -> sigv4.GetSigner:
-    return sigv4.GetSigner(
+def _signer(*, expires: int, now: datetime) -> sigv4.UrlSigner:
+    return sigv4.UrlSigner(
         endpoint_url=settings.AWS_S3_ENDPOINT_URL or client().meta.endpoint_url,
         access_key=settings.AWS_ACCESS_KEY_ID,
         secret_key=settings.AWS_SECRET_ACCESS_KEY,
@@ -331,31 +339,7 @@ def copy_object_across(source_bucket: str, source_key: str, bucket: str, key: st
         raise _translate(exc, bucket=source_bucket, key=source_key) from exc
 
 
-OBJECT_READ_SIZE = 1024 * 1024
-
-
-def iter_object(bucket: str, key: str, *, read_size: int = OBJECT_READ_SIZE) -> Iterator[bytes]:
-    """Yield an object's bytes as they stream in, `read_size` at a time (a megabyte unless asked):
-    never the whole object. Raises S3Error subclasses, S3Unreachable when the stream breaks off."""
-    try:
-        resp = client().get_object(Bucket=bucket, Key=key)
-    except (ClientError, BotoCoreError) as exc:
-        raise _translate(exc, bucket=bucket, key=key) from exc
-    body = resp["Body"]
-    try:
-        while True:
-            try:
-                block = body.read(read_size)
-            except BotoCoreError as exc:
-                raise _translate(exc, bucket=bucket, key=key) from exc
-            if not block:
-                return
-            yield block
-    finally:
-        body.close()
-
-
-# --- the manifest import: a file's size, image headers with their object's size, lines of a file ---
+# --- the manifest import: a file's size, image headers with their object's size ---
 
 
 def head_object(bucket: str, key: str) -> S3Object:
@@ -407,21 +391,3 @@ def _object_size(content_range: str, content_length: int | None, data: bytes) ->
     # "bytes 0-16383/52000"; a server that ignores Range answers 200 with the whole object instead.
     total = content_range.rpartition("/")[2]
     return int(total) if total.isdigit() else int(content_length if content_length is not None else len(data))
-
-
-LINE_READ_SIZE = 256 * 1024
-
-
-def iter_lines(bucket: str, key: str, *, max_line_bytes: int) -> Iterator[bytes]:
-    """Yield the lines of an object as it streams in, without their line breaks ("\\n" or "\\r\\n").
-
-    Never holds the whole object: at most one read and one line. A line longer than
-    `max_line_bytes` is yielded cut to `max_line_bytes + 1` bytes, so the caller can tell, and the
-    rest of it is skipped as it streams past. A final line break does not start another line.
-    Raises S3Error subclasses, S3Unreachable when the stream breaks off.
-    """
-    blocks = iter_object(bucket, key, read_size=LINE_READ_SIZE)
-    try:
-        yield from lines_split(blocks, max_line_bytes=max_line_bytes)
-    finally:
-        blocks.close()

@@ -1,5 +1,5 @@
-"""AWS Signature Version 4 query signing of an S3 GET, as botocore's generate_presigned_url does it
-with static keys (path-style, UNSIGNED-PAYLOAD). Pure: no Django, no boto3."""
+"""AWS Signature Version 4 query signing of an S3 GET or PUT, as botocore's generate_presigned_url does
+it with static keys (path-style, UNSIGNED-PAYLOAD). Pure: no Django, no boto3."""
 
 import functools
 import hashlib
@@ -8,8 +8,8 @@ from datetime import datetime
 from urllib.parse import quote, urlsplit
 
 
-class GetSigner:
-    """Presigned GET URLs for one endpoint, key pair and region, valid `expires` seconds from `now`.
+class UrlSigner:
+    """Presigned GET (or PUT) URLs for one endpoint, key pair and region, valid `expires` seconds from `now`.
 
     What every URL shares (the host, the query, the scope, the signing key) is made once, so each
     URL costs only its path's two hashes: a gallery page signs fifty.
@@ -38,10 +38,11 @@ class GetSigner:
         self._to_sign_head = f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n"
         self._key = _signing_key(secret_key, amz_date[:8], region)
 
-    def url(self, bucket: str, key: str) -> str:
-        """The presigned GET URL of s3://bucket/key (path-style)."""
+    def url(self, bucket: str, key: str, *, method: str = "GET") -> str:
+        """The presigned `method` URL of s3://bucket/key (path-style). Only the host is signed: a PUT
+        may send any Content-Type, and its body is not hashed (UNSIGNED-PAYLOAD)."""
         path = quote(f"{self._root}/{bucket}/{key}", safe="/~")
-        canonical_request = f"GET\n{path}{self._request_tail}"
+        canonical_request = f"{method}\n{path}{self._request_tail}"
         to_sign = self._to_sign_head + hashlib.sha256(canonical_request.encode()).hexdigest()
         signature = hmac.new(self._key, to_sign.encode(), hashlib.sha256).hexdigest()
         return f"{self._origin}{path}?{self._query}&X-Amz-Signature={signature}"
@@ -59,7 +60,7 @@ def presign_get(
     now: datetime,
 ) -> str:
     """A presigned GET URL of s3://bucket/key on the endpoint, valid `expires` seconds from `now`."""
-    signer = GetSigner(
+    signer = UrlSigner(
         endpoint_url=endpoint_url,
         access_key=access_key,
         secret_key=secret_key,

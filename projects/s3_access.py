@@ -27,7 +27,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Q
 
-from customlabels import s3, s3_multipart
+from customlabels import s3, s3_multipart, s3_stream
 
 from . import console_storage
 from .models import S3AccessGrant
@@ -157,12 +157,12 @@ class UserS3:
 
     def iter_lines(self, bucket: str, key: str, *, max_line_bytes: int) -> Iterator[bytes]:
         self.check(bucket, key)
-        return s3.iter_lines(bucket, key, max_line_bytes=max_line_bytes)
+        return s3_stream.iter_lines(bucket, key, max_line_bytes=max_line_bytes)
 
     def iter_object(self, bucket: str, key: str) -> Iterator[bytes]:
         """An object's bytes as they stream (an export's copy of an image the user may view)."""
         self.check(bucket, key, use=Use.VIEW)
-        return s3.iter_object(bucket, key)
+        return s3_stream.iter_object(bucket, key)
 
     # --- writes for the user (an export): Use.WRITE, a grant with writing or their own storage ---
 

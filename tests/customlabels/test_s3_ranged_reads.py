@@ -79,3 +79,28 @@ def test_without_static_keys_or_behind_a_proxy_boto3_does_the_reads(s3, bucket, 
     monkeypatch.delenv("AWS_SESSION_TOKEN")
     with override_settings(AWS_ACCESS_KEY_ID="fourth-key"):
         assert console_s3._getter() is not None
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_a_small_put_stores_what_boto3_reads_back_with_its_content_type(s3, bucket, key):
+    body = b"\xff\xd8thumbnail" * 50
+
+    console_s3.put_object(bucket, key, body, content_type="image/jpeg")
+
+    stored = s3.get_object(Bucket=bucket, Key=key)
+    assert (stored["Body"].read(), stored["ContentType"]) == (body, "image/jpeg")
+    # Stored again (a thumbnail made twice): the new bytes replace the old.
+    console_s3.put_object(bucket, key, b"second", content_type="image/jpeg")
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"second"
+
+
+def test_a_put_to_a_missing_bucket_or_an_unreachable_server_raises_what_boto3_raises(s3_server):
+    assert console_s3._getter() is not None, "static keys write over plain HTTP"
+    with pytest.raises(console_s3.S3BucketNotFound, match="“no-such-bucket-here” does not exist"):
+        console_s3.put_object("no-such-bucket-here", "t.jpg", b"x", content_type="image/jpeg")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with override_settings(AWS_S3_ENDPOINT_URL=f"http://127.0.0.1:{port}"):
+        with pytest.raises(console_s3.S3Unreachable, match="could not be reached"):
+            console_s3.put_object("some-bucket", "t.jpg", b"x", content_type="image/jpeg")

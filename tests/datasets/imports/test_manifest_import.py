@@ -11,6 +11,7 @@ from django.db import transaction
 from django.test import override_settings
 
 from customlabels import s3 as s3_module
+from customlabels import s3_stream
 from datasets import imports
 from datasets.errors import MESSAGES, DatasetError, ErrorCode
 from datasets.formats import ground_truth_file
@@ -560,16 +561,16 @@ def test_dropped_lines_past_the_cap_are_counted_but_not_listed(project, images_b
 
 
 def test_the_line_reader_splits_on_line_breaks_across_reads_and_cuts_overlong_lines(make_bucket, s3, monkeypatch):
-    monkeypatch.setattr(s3_module, "LINE_READ_SIZE", 3)  # every line break straddles a read
+    monkeypatch.setattr(s3_stream, "LINE_READ_SIZE", 3)  # every line break straddles a read
     bucket = make_bucket("lines")
     body = b"one\r\ntwo\n\n" + b"x" * 20 + b"\r\nthree\r\n  \nlast"
     s3.put_object(Bucket=bucket, Key="m.manifest", Body=body)
 
-    lines = list(s3_module.iter_lines(bucket, "m.manifest", max_line_bytes=10))
+    lines = list(s3_stream.iter_lines(bucket, "m.manifest", max_line_bytes=10))
     assert lines == [b"one", b"two", b"", b"x" * 11, b"three", b"  ", b"last"]
 
     s3.put_object(Bucket=bucket, Key="n.manifest", Body=b"one\n")
-    assert list(s3_module.iter_lines(bucket, "n.manifest", max_line_bytes=10)) == [b"one"]
+    assert list(s3_stream.iter_lines(bucket, "n.manifest", max_line_bytes=10)) == [b"one"]
 
 
 # --- checks before anything is created -----------------------------------------------------
