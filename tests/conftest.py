@@ -363,8 +363,8 @@ def worker_start(
     return worker
 
 
-# The Procfile's `thumbnails:` process: the thumbnails queue, two tasks at once, on spare CPU only.
-THUMBNAILS_WORKER = {"queues": "thumbnails", "pool": "threads", "concurrency": 2, "spare_cpu": True}
+# The Procfile's `thumbnails:` process: the thumbnails queue, two child processes, on spare CPU only.
+THUMBNAILS_WORKER = {"queues": "thumbnails", "pool": "prefork", "concurrency": 2, "spare_cpu": True}
 
 
 @contextlib.contextmanager

@@ -185,8 +185,9 @@ _pool: tuple[int, ThreadPoolExecutor] | None = None
 
 def _thumbnail_pool() -> ThreadPoolExecutor:
     """The process's THUMBNAIL_THREADS threads that read, encode and store thumbnails, shared by all
-    the thumbnail tasks it runs at once: a worker makes thumbnails with as many threads as the floor
-    it is measured against (tests/bench/bench_thumbnails.py), however many tasks it runs."""
+    the thumbnail tasks it runs at once: each worker process makes thumbnails with as many threads as
+    each process of the floor it is measured against (tests/bench/bench_thumbnails.py), however many
+    tasks it runs."""
     global _pool
     with _pool_lock:
         if _pool is None or _pool[0] != os.getpid():  # a forked child makes its own

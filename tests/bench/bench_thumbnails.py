@@ -8,14 +8,19 @@ A plain script (pytest collects only test_*.py), run from `make bench`:
 
 One run, on N 640×480 JPEGs served by rclone (seeded as bench_import.py seeds them):
   1. the import floor: plain boto3 lists the folder and ranged-GETs every header (bench_import's);
-  2. the thumbnail floor: a plain script in one process with THUMBNAIL_THREADS threads, as many as a
-     thumbnails worker makes them with: GET each object, decode with Pillow in draft mode
-     (thumbnail_size), resize to the same size, encode (JPEG, quality 80), PUT;
+  2. the thumbnail floor: a plain script laid out as the thumbnails worker is (THUMBNAIL_CONCURRENCY
+     forked processes of THUMBNAIL_THREADS threads each): GET each object, decode with Pillow in
+     draft mode (thumbnail_size), resize to the same size, encode (JPEG, quality 80), PUT. The targets
+     are against it. Also, as a second figure, the same script in one process with as many threads
+     in all (the issue's "same thread count"; the interpreter's lock holds it back);
   3. the import alone: only the import worker runs. Submit → CREATE_COMPLETE against 1.; then the
-     thumbnails worker starts and makes all N thumbnails with nothing else running, against 2.;
+     thumbnails worker starts and makes all N thumbnails with nothing else running, against 2. (the
+     throughput target: at most 1.25 × the floor);
   4. the import with thumbnails on, the two workers as the Procfile runs them (a fresh database):
-     Submit → CREATE_COMPLETE against 1. and 3., the thumbnails made during the import, and Submit →
-     last thumbnail: minutes, and against 2. (the target: at most 1.25 × the floor's time);
+     Submit → CREATE_COMPLETE against 1. (the target: at most 1.10 × the import floor, issue 13's
+     import target) and 3., the thumbnails made during the import (the target: some, as chunks
+     finish), and Submit → last thumbnail: minutes, and against 2. (a figure, not a target: it holds
+     the import's own work too, done on the same two cores);
   5. both floors again; each floor is the mean of its two runs.
 Results are printed and written to bench-results/thumbnails-N.json; the exit status is non-zero
 only when the run broke.
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import multiprocessing
 import os
 import shutil
 import signal
@@ -41,19 +47,50 @@ import bench_import as bi  # noqa: E402
 import benchkit as kit  # noqa: E402
 
 FLOOR_BUCKET = "bench-thumbnail-floor"
-TARGET_THUMBNAILS = 1.25  # Submit → last thumbnail, against the thumbnail floor
-TARGET_IMPORT_SLOWDOWN = 1.05  # the import with thumbnails on, against the import alone
+FLOOR_KINDS = ("import", "thumbnail", "thumbnail_one_process")
+TARGET_THUMBNAILS = 1.25  # the thumbnails worker's time for all N, against the thumbnail floor
+TARGET_IMPORT = 1.10  # the import with thumbnails on, against the import floor (issue 13's import target)
 
 
-def thumbnail_floor(server: kit.S3Server, n: int, threads: int) -> dict:
-    """GET, decode (draft), resize, encode and PUT every image with plain boto3 and Pillow."""
+def thumbnail_floor(server: kit.S3Server, n: int, threads: int, processes: int = 1) -> dict:
+    """GET, decode (draft), resize, encode and PUT every image with plain boto3 and Pillow: `processes`
+    forked processes of `threads` threads each, every process taking its share of the images."""
+    client = server.client(pool=threads * 2)
+    if FLOOR_BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
+        client.create_bucket(Bucket=FLOOR_BUCKET)
+    cpu = bi.CpuWindow(s3_server=server.pid)
+    t0 = time.perf_counter()
+    if processes == 1:
+        read = _floor_share(server, range(n), threads)
+    else:
+        global _forked  # what the forked processes inherit: the server (not picklable) and the thread count
+        _forked = (server, threads)
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            read = sum(pool.map(_floor_share_forked, [range(k, n, processes) for k in range(processes)]))
+    seconds = time.perf_counter() - t0
+    return {
+        "processes": processes,
+        "threads": threads,
+        "seconds": round(seconds, 3),
+        "images_per_s": round(n / seconds, 1),
+        "bytes_read": read,
+        "cpu": cpu.result(),
+    }
+
+
+_forked: tuple = ()
+
+
+def _floor_share_forked(indexes: range) -> int:
+    return _floor_share(*_forked[:1], indexes, _forked[1])
+
+
+def _floor_share(server: kit.S3Server, indexes: range, threads: int) -> int:
     from PIL import Image
 
     from datasets.operations.thumbnails import THUMBNAIL_SIZE, thumbnail_size
 
-    client = server.client(pool=threads * 2)
-    if FLOOR_BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
-        client.create_bucket(Bucket=FLOOR_BUCKET)
+    client = server.client(pool=threads * 2)  # a client of this process's own (one made before a fork is not safe)
 
     def one(i: int) -> int:
         data = client.get_object(Bucket=kit.SOURCE_BUCKET, Key=kit.image_key(i))["Body"].read()
@@ -66,17 +103,8 @@ def thumbnail_floor(server: kit.S3Server, n: int, threads: int) -> dict:
         client.put_object(Bucket=FLOOR_BUCKET, Key=f"floor/{i}.jpg", Body=out.getvalue(), ContentType="image/jpeg")
         return len(data)
 
-    cpu = bi.CpuWindow(s3_server=server.pid)
-    t0 = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
-        read = sum(pool.map(one, range(n)))
-    seconds = time.perf_counter() - t0
-    return {
-        "seconds": round(seconds, 3),
-        "images_per_s": round(n / seconds, 1),
-        "bytes_read": read,
-        "cpu": cpu.result(),
-    }
+        return sum(pool.map(one, indexes))
 
 
 def made_count(dataset_id: int) -> int:
@@ -195,12 +223,18 @@ def figures(results: dict) -> dict:
     ratio("import_thumbnails_on_vs_alone", on.get("import_seconds"), alone.get("import_seconds"))
     ratio("thumbnails_alone_vs_floor", alone.get("thumbnails_after_import_seconds"), thumb_floor)
     ratio("last_thumbnail_vs_floor", on.get("last_thumbnail_seconds"), thumb_floor)
+    one_process = floor.get("thumbnail_one_process_seconds")
+    ratio("thumbnails_alone_vs_one_process_floor", alone.get("thumbnails_after_import_seconds"), one_process)
+    ratio("last_thumbnail_vs_one_process_floor", on.get("last_thumbnail_seconds"), one_process)
     out["targets"] = {
-        f"Submit → last thumbnail <= {TARGET_THUMBNAILS} × thumbnail floor": _verdict(
-            out.get("last_thumbnail_vs_floor"), TARGET_THUMBNAILS
+        f"thumbnails of N images <= {TARGET_THUMBNAILS} × thumbnail floor": _verdict(
+            out.get("thumbnails_alone_vs_floor"), TARGET_THUMBNAILS
         ),
-        f"import with thumbnails on <= {TARGET_IMPORT_SLOWDOWN} × import alone": _verdict(
-            out.get("import_thumbnails_on_vs_alone"), TARGET_IMPORT_SLOWDOWN
+        "thumbnails made during the import > 0": "NOT MEASURED"
+        if "thumbnails_during_import" not in on
+        else f"{on['thumbnails_during_import']} {'PASS' if on['thumbnails_during_import'] > 0 else 'FAIL'}",
+        f"import with thumbnails on <= {TARGET_IMPORT} × import floor": _verdict(
+            out.get("import_thumbnails_on_vs_floor"), TARGET_IMPORT
         ),
     }
     return out
@@ -212,11 +246,14 @@ def _verdict(value, limit) -> str:
 
 def report(results: dict) -> None:
     n, floor = results["images"], results.get("floor", {})
-    print(f"\nN = {n:,} images, {results['cpus']} CPUs, THUMBNAIL_THREADS {results.get('thumbnail_threads')}")
+    print(
+        f"\nN = {n:,} images, {results['cpus']} CPUs, thumbnails worker: {results.get('thumbnail_processes')} "
+        f"processes × THUMBNAIL_THREADS {results.get('thumbnail_threads')}"
+    )
     print(f"code: commit {results['code'].get('commit')} {' '.join(results['code'].get('changed_files', []))}")
     if results.get("error"):
         print(f"INCOMPLETE RUN: {results['error'][:500]}")
-    for kind in ("import", "thumbnail"):
+    for kind in FLOOR_KINDS:
         runs = ", ".join(f"{f['seconds']:.1f} s" for f in floor.get(kind, []))
         if runs:
             print(f"{kind + ' floor':28} {floor[kind + '_seconds']:>8.1f} s  ({runs})")
@@ -281,18 +318,19 @@ def main() -> int:
         kit.log(f"seeding {n:,} JPEGs into an rclone S3 server over {workdir}")
         server.start(n, [kit.jpeg_bytes(i) for i in range(kit.DISTINCT_IMAGES)])
         bi.warm_listing(server, n)
-        floor = results["floor"] = {"import": [], "thumbnail": []}
+        processes = results["thumbnail_processes"] = kit.THUMBNAIL_CONCURRENCY
+        floor = results["floor"] = {kind: [] for kind in FLOOR_KINDS}
 
         def floors() -> None:
             bi.wait_for_quiet(args.quiet_wait)
             floor["import"].append(bi.measure_floor(server, n, rules.HEADER_BYTES))
             bi.wait_for_quiet(args.quiet_wait)
-            floor["thumbnail"].append(thumbnail_floor(server, n, threads))
-            for kind in ("import", "thumbnail"):
+            floor["thumbnail"].append(thumbnail_floor(server, n, threads, processes))
+            bi.wait_for_quiet(args.quiet_wait)
+            floor["thumbnail_one_process"].append(thumbnail_floor(server, n, threads * processes))
+            for kind in FLOOR_KINDS:
                 floor[f"{kind}_seconds"] = round(sum(f["seconds"] for f in floor[kind]) / len(floor[kind]), 3)
-            kit.log(
-                f"  import floor {floor['import'][-1]['seconds']} s, thumbnails {floor['thumbnail'][-1]['seconds']} s"
-            )
+            kit.log("  " + ", ".join(f"{kind} floor {floor[kind][-1]['seconds']} s" for kind in FLOOR_KINDS))
 
         kit.log("floors")
         floors()

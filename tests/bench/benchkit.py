@@ -272,7 +272,7 @@ def code_version() -> dict:
 
     def git(*args: str) -> str:
         out = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True)
-        return out.stdout.strip() if out.returncode == 0 else ""
+        return out.stdout.rstrip() if out.returncode == 0 else ""  # rstrip: a porcelain line starts with a space
 
     changed = [
         line[3:]
@@ -393,11 +393,11 @@ def _worker(name: str, args: list[str], env: dict, log_path: Path) -> tuple[Proc
 
 def start_thumbnail_worker(env: dict, workdir: Path, loglevel: str, malloc_arena_max: int = 2) -> tuple[Proc, str]:
     """The thumbnails worker as the Procfile's `thumbnails:` line runs it: the `thumbnails` queue,
-    THUMBNAIL_CONCURRENCY tasks at once, on spare CPU only."""
+    THUMBNAIL_CONCURRENCY child processes (prefork), on spare CPU only."""
     from customlabels.cpu_priority import spare_cpu_prefix  # the repository is on sys.path by now (django_env)
 
     args = [*spare_cpu_prefix(), str(VENV_BIN / "celery"), "-A", "customlabels", "worker"]
-    args += ["-Q", "thumbnails", "--pool", "threads", "--concurrency", str(THUMBNAIL_CONCURRENCY), "-l", loglevel]
+    args += ["-Q", "thumbnails", "--pool", "prefork", "--concurrency", str(THUMBNAIL_CONCURRENCY), "-l", loglevel]
     if malloc_arena_max:
         env = {**env, "MALLOC_ARENA_MAX": str(malloc_arena_max)}
     return _worker("thumbnails", args, env, workdir / f"worker-thumbnails-{uuid.uuid4().hex[:6]}.log")

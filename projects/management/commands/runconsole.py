@@ -108,11 +108,11 @@ class Command(BaseCommand):
                 + ["--beat", "--schedule", str(var_dir / "celerybeat-schedule")],
                 extra_env=WORKER_ENV,
             )
-            # As the Procfile: thumbnails in a process of their own on spare CPU only, made while
-            # an import runs on what CPU it leaves.
+            # As the Procfile: thumbnails in processes of their own (two, so both cores decode) on spare
+            # CPU only, made while an import runs on what CPU it leaves.
             self._start(
                 "thumbnails",
-                [*spare_cpu_prefix(), *celery, "-Q", "thumbnails", "--pool", "threads", "--concurrency", "2"]
+                [*spare_cpu_prefix(), *celery, "-Q", "thumbnails", "--pool", "prefork", "--concurrency", "2"]
                 # A node name of its own beside the import worker's celery@<host>.
                 + ["-n", "thumbnails@%h"],
                 extra_env=WORKER_ENV,
