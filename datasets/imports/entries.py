@@ -24,7 +24,7 @@ from .. import rules, services
 from ..errors import DatasetError
 from ..formats import ground_truth, ground_truth_file
 from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, ImportJob
-from . import jobs
+from . import fair_share, jobs
 from .headers import headers_read
 from .manifest import CHUNK_SIZE, MESSAGE_INVALID_IMAGE
 from .manifest_entries import image_of, item_of
@@ -113,6 +113,7 @@ def entries_chunk(*, chunk_id: int) -> list[int]:
         s3_error=lambda e: f"{MESSAGE_INVALID_IMAGE} {e}",
     )
     images = {item["ref"]: (item, *image_of(item, header)) for item, header in zip(chunk.items, headers, strict=True)}
+    fair_share.store_turn(reader.user_id)
     with transaction.atomic():
         locked = ImportChunk.objects.select_for_update().get(pk=chunk.pk)
         if locked.done:

@@ -26,6 +26,8 @@ DECAY_SECONDS = 10.0
 # and the next, or between a listing page and the chunk it makes (a task's trip through the broker
 # on a busy machine), is not an exit.
 ACTIVE_SECONDS = 1.0
+# The most a chunk's store waits for a lighter user's reads (store_turn).
+STORE_WAIT_SECONDS = 2.0
 # Waiters look again this often, for a lighter user who stopped reading without a read ending.
 RECHECK_SECONDS = 0.05
 
@@ -98,6 +100,13 @@ class FairShare:
             return False  # a free slot goes to the lightest user waiting for one
         return self._held.get(user_id, 0) < self.shared or not self._lighter_reading(user_id)
 
+    def touch(self, user_id: int) -> None:
+        """The user starts a step of an import: they count as reading from now (for ACTIVE_SECONDS, or
+        until their reads end), before their first read, so heavier users hold back while the step's
+        database work runs too, not only once it reads."""
+        with self._cond:
+            self._last[user_id] = self.clock()
+
     def wait_for_lighter(self, user_id: int, *, at_most: float) -> None:
         """Before a heavy step that takes no slot (storing a chunk of 1,000 images): wait, at most
         `at_most` seconds, while a lighter user reads."""
@@ -131,6 +140,12 @@ class FairShare:
 _END = object()
 _shares: dict[tuple[int, int], FairShare] = {}
 _shares_lock = threading.Lock()
+
+
+def store_turn(user_id: int) -> None:
+    """Before a chunk stores its images (1,000 rows, its heaviest step after its reads): wait, at most
+    STORE_WAIT_SECONDS, while a lighter user reads in this process."""
+    reads().wait_for_lighter(user_id, at_most=STORE_WAIT_SECONDS)
 
 
 def reads() -> FairShare:

@@ -33,7 +33,7 @@ from .. import rules, services
 from ..errors import DatasetError
 from ..formats.records import FormatError
 from ..models import Dataset, ImportChunk, ImportJob, ImportReportItem
-from . import jobs
+from . import fair_share, jobs
 from .chunk_insert import labeled_chunk_insert
 from .format_items import item_of
 from .format_read import COCO, CSV, VOC, YOLO, format_items_read
@@ -215,6 +215,7 @@ def format_chunk(*, chunk_id: int) -> list[int]:
         # An image that can't be read has no size to place its boxes on: they are not kept.
         fields, boxes = image_of({**item, "boxes": []} if head.error else item, head)
         images[item["ref"]] = (item, fields, boxes)
+    fair_share.store_turn(reader.user_id)
     created = labeled_chunk_insert(chunk=chunk, job=job, images=images)
     return [pk for pk, _, needs_thumbnail in created if needs_thumbnail]
 

@@ -27,6 +27,7 @@ from projects.s3_access import UserS3
 
 from .. import counts, rules, services
 from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, ImportJob, ImportReportItem, Label
+from . import fair_share
 
 # The task that starts (and "Retry import" restarts) an import of each source.
 START_TASKS = {
@@ -145,8 +146,10 @@ def dataset_start(
 
 def job_s3(*, job: ImportJob) -> UserS3:
     """S3 as the owner of the job's dataset may read it, with their grants as they are now: every
-    step of an import reads through this, so a revoked grant stops the import at its next step."""
+    step of an import reads through this, so a revoked grant stops the import at its next step.
+    The owner counts as active in this process's fair share of reads from now (fair_share.touch)."""
     owner_id = Dataset.objects.filter(pk=job.dataset_id).values_list("project__owner_id", flat=True).get()
+    fair_share.reads().touch(owner_id)
     return UserS3(owner_id)
 
 

@@ -37,7 +37,7 @@ from .. import rules, services
 from ..errors import MESSAGES, DatasetError, ErrorCode
 from ..formats import ground_truth, ground_truth_file
 from ..models import BoundingBox, Dataset, Image, ImageLabel, ImportChunk, ImportJob, ImportReportItem, Label
-from . import jobs
+from . import fair_share, jobs
 from .chunk_insert import labeled_chunk_insert
 from .headers import headers_read
 from .manifest_entries import image_of, item_of
@@ -287,6 +287,7 @@ def manifest_chunk(*, chunk_id: int) -> list[int]:
     )
     images = {item["ref"]: (item, *image_of(item, header)) for item, header in zip(chunk.items, headers, strict=True)}
 
+    fair_share.store_turn(reader.user_id)
     created = labeled_chunk_insert(chunk=chunk, job=job, images=images)
     return [pk for pk, _, needs_thumbnail in created if needs_thumbnail]
 

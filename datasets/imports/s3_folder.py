@@ -29,8 +29,6 @@ from .headers import Header, headers_read
 # How many listing pages the form looks through for an image before it gives the import the benefit of the doubt.
 PRECHECK_PAGES = 3
 NOT_AN_IMAGE = "Not a .jpg, .jpeg or .png file"
-# The most a chunk's store waits for a lighter user's reads (fair_share.FairShare.wait_for_lighter).
-STORE_WAIT_SECONDS = 2.0
 
 
 def s3_folder_check(*, location: s3_names.S3Location, reader: UserS3) -> None:
@@ -185,8 +183,7 @@ def import_chunk(*, chunk_id: int) -> list[int]:
     reader = jobs.job_s3(job=job)
     reader.check(bucket, job.parameters["prefix"])
     headers = headers_read(reader, bucket, chunk.items, sized=True, s3_error=_object_error)
-    # Storing 1,000 images is the chunk's heaviest step after its reads: a lighter user's reads first.
-    fair_share.reads().wait_for_lighter(reader.user_id, at_most=STORE_WAIT_SECONDS)
+    fair_share.store_turn(reader.user_id)
 
     with transaction.atomic():
         locked = ImportChunk.objects.select_for_update().get(pk=chunk.pk)

@@ -196,7 +196,7 @@ def main() -> int:
         default=("threads", 4),
         help="the worker's pool and concurrency (default threads:4, as the Procfile runs it)",
     )
-    parser.add_argument("--repeats", type=int, default=3, help="B's imports per measurement (the median is kept)")
+    parser.add_argument("--repeats", type=int, default=5, help="B's imports per measurement (the median is kept)")
     parser.add_argument("--redis-db", type=int, default=6, help="the Redis db the bench flushes and uses")
     parser.add_argument("--loglevel", default="info")
     parser.add_argument("--malloc-arena-max", type=int, default=2)

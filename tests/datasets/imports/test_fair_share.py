@@ -121,3 +121,21 @@ def test_a_listings_pages_come_in_order_each_fetched_in_a_slot():
 
     assert list(share.pages(ALICE, pages())) == [[0], [1], [2]]
     assert seen == [0, 0, 0] and share.free == 1
+
+
+def test_a_user_starting_an_import_step_holds_a_heavier_one_back_before_reading_then_lets_go():
+    now = [0.0]
+    share = FairShare(8, 2, clock=lambda: now[0])
+    served(share, ALICE, 100)
+    share.touch(BOB)  # bob's step has begun (its database work), no read yet
+    alice = [Holder(share, ALICE) for _ in range(4)]
+    time.sleep(0.3)
+    assert sum(h.got.is_set() for h in alice) == 2
+    share.wait_for_lighter(BOB, at_most=5)  # bob never waits for the heavier alice
+    now[0] = ACTIVE_SECONDS + 0.01  # bob's step began long enough ago and he read nothing
+    deadline = time.monotonic() + 2
+    while sum(h.got.is_set() for h in alice) < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sum(h.got.is_set() for h in alice) == 4
+    for h in alice:
+        h.done()
