@@ -15,7 +15,7 @@ written in SQL, thumbnails presigned per page as usual), then:
 Users look at each page for --think seconds on average (1 s; 0 makes it a stress test) before the
 next click. It prints the median and 95th-percentile page times of both, their ratios, requests per second and
 the error count (any status but 200, or a failed connection; 0 expected), and writes
-bench-results/load.json. All 20 sessions sign in as the dataset's owner: a dataset is visible to its
+bench-results/load-think-<think>.json. All 20 sessions sign in as the dataset's owner: a dataset is visible to its
 owner only, and 20 copies of a 100,000-image dataset would measure the seeding, not the console.
 """
 
@@ -41,6 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_import as bi  # noqa: E402
 
 PASSWORD = "load-" + uuid.uuid4().hex
+# Issue 13's targets: 3 × the 28 requests/s the gallery served when it was filed (think 0), and a
+# p95 of 150 ms for 20 users with a second's think time during an import.
+TARGET_RPS = 84
+TARGET_P95_MS = 150
 USERNAME = "loadtester"
 LABELS = ("cat", "dog", "bird")
 NEXT_LINK = re.compile(r'href="\?([^"]*after=\d+[^"]*)"')
@@ -323,7 +327,7 @@ def main() -> int:
             server.stop()
         if lock:
             lock.close()
-        out = bi.REPO / "bench-results" / "load.json"
+        out = bi.REPO / "bench-results" / f"load-think-{args.think:g}.json"
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(results, indent=2))
     print()
@@ -344,6 +348,19 @@ def main() -> int:
             f"  the import had {results['import_images_after_load']:,} images when the load ended; "
             f"it ended {results.get('import_final_status', '?')}"
         )
+    if "load" in results:
+        load = results["load"]
+        if args.think == 0:
+            verdict = "PASS" if load["requests_per_s"] >= TARGET_RPS else "FAIL"
+            print(
+                f"TARGET requests/s at think 0 >= {TARGET_RPS} (3 × the issue's 28): {load['requests_per_s']} {verdict}"
+            )
+        else:
+            ok = load["p95_ms"] <= TARGET_P95_MS and load["errors"] == 0
+            print(
+                f"TARGET p95 <= {TARGET_P95_MS} ms, 0 errors, during the import: "
+                f"{load['p95_ms']} ms, {load['errors']} errors {'PASS' if ok else 'FAIL'}"
+            )
     if results.get("error"):
         print(f"  run broke: {results['error']}")
     return status
