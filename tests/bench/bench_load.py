@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_import as bi  # noqa: E402
+import benchkit as kit  # noqa: E402
 
 PASSWORD = "load-" + uuid.uuid4().hex
 # Issue 13's targets: 3 × the 28 requests/s the gallery served when it was filed (think 0), and a
@@ -240,7 +241,7 @@ def main() -> int:
         user, project, dataset, labels = seed_dataset(args.images)
         label_ids = [label.pk for label in labels]
 
-        port = bi.free_port()
+        port = kit.free_port()
         base = f"http://127.0.0.1:{port}"
         web = bi.Proc(
             "web",

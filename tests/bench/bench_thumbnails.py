@@ -65,8 +65,12 @@ def thumbnail_floor(server: kit.S3Server, n: int, threads: int, processes: int =
     else:
         global _forked  # what the forked processes inherit: the server (not picklable) and the thread count
         _forked = (server, threads)
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
+        pool = multiprocessing.get_context("fork").Pool(processes)
+        try:
             read = sum(pool.map(_floor_share_forked, [range(k, n, processes) for k in range(processes)]))
+        finally:
+            pool.close()  # not terminate(): its SIGTERM would reach the handler the children inherited
+            pool.join()
     seconds = time.perf_counter() - t0
     return {
         "processes": processes,
