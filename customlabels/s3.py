@@ -243,7 +243,7 @@ def _get(getter: s3_http.HttpClient, bucket: str, key: str, *, start: int, lengt
 
 
 def _reply_checked(reply: s3_http.Reply, *, bucket: str, key: str) -> s3_http.Reply:
-    if reply.status not in (200, 204, 206):
+    if reply.status not in (200, 206):
         raise _translate_code(reply.code, reply.status, bucket=bucket, key=key)
     return reply
 

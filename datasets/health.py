@@ -25,8 +25,9 @@ from projects.s3_access import UserS3
 
 from . import rules, selectors
 from .errors import DatasetError
-from .health_rules import Check, Row, dataset_checks, manifest_statistics, manifest_summary, pair_checks
+from .health_rules import Check, Row, dataset_checks, pair_checks
 from .health_similar import near_groups
+from .health_summary import manifest_statistics, manifest_summary
 from .models import BoundingBox, Dataset, HealthFinding, HealthReport, Image, ImageLabel, Label
 from .operations.common import QUEUE_DOWN
 from .operations.thumbnails import ImageUnusable, thumbnail_make

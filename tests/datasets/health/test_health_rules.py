@@ -8,10 +8,9 @@ from datasets.health_rules import (
     WARNING,
     Row,
     dataset_checks,
-    manifest_statistics,
-    manifest_summary,
     pair_checks,
 )
+from datasets.health_summary import manifest_statistics, manifest_summary
 
 _ids = iter(range(1, 10**6))
 
