@@ -24,6 +24,16 @@ def _switch_interval(**kwargs) -> None:
     sys.setswitchinterval(settings.WORKER_SWITCH_INTERVAL)
 
 
+@signals.worker_init.connect
+def _spare_cpu_session(**kwargs) -> None:
+    """A worker started on spare CPU (the thumbnails worker) yields to other sessions too, before
+    its pool's children are forked (customlabels.cpu_priority)."""
+    from .cpu_priority import spare_cpu_session
+
+    if spare_cpu_session():
+        log.info("On spare CPU: this worker's session group has the lowest CPU weight")
+
+
 def send_after_commit(task_name: str, *args, on_error: Callable[[], None] | None = None):
     """Queue the task named `task_name` once the current transaction commits, so a worker never
     looks for rows that are not there yet. If the broker is unreachable, `on_error` records that

@@ -90,3 +90,16 @@ def test_thumbnails_appear_while_the_import_runs_and_each_image_gets_exactly_one
     prefix = console_storage.thumbnail_prefix(user.pk, dataset.pk)
     stored = s3.list_objects_v2(Bucket=console_bucket.name, Prefix=prefix).get("Contents", [])
     assert sorted(obj["Key"] for obj in stored) == sorted(images.values())
+
+
+def test_the_thumbnails_worker_takes_only_cpu_the_import_and_the_web_leave(procfile_workers_paged):
+    """Its session's group has the lowest weight (the import worker's keeps the default): the kernel
+    shares CPU between session groups before it looks at a process's policy."""
+    import_worker, thumbnails_worker = procfile_workers_paged
+
+    def group_nice(worker) -> str:
+        with open(f"/proc/{worker.process.pid}/autogroup") as group:
+            return group.read().split()[-1]
+
+    assert group_nice(thumbnails_worker) == "19"
+    assert group_nice(import_worker) == "0"
