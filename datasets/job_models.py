@@ -21,39 +21,45 @@ class JobStatus(models.TextChoices):
     FAILED = "FAILED", "Failed"
 
 
-class ManifestExport(models.Model):
-    """A "Download manifest" request: a worker writes the dataset's manifest to the console bucket."""
+class ExportJob(models.Model):
+    """What an export request holds whatever it writes: who asked, how it went, when."""
 
     Status = JobStatus
 
-    dataset = models.ForeignKey("datasets.Dataset", on_delete=models.CASCADE, related_name="manifest_exports")
-    # The version exported, or None for the dataset as it is.
-    version = models.ForeignKey(
-        "datasets.DatasetVersion", null=True, blank=True, on_delete=models.CASCADE, related_name="manifest_exports"
-    )
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    # The dataset's stats_version when the export started: an export of an unchanged dataset is reused.
-    stats_version = models.PositiveBigIntegerField(default=0)
-    key = models.CharField(max_length=1024, blank=True, help_text="Where the manifest is in the console bucket.")
-    lines = models.PositiveIntegerField(default=0)
     size = models.BigIntegerField(default=0)
     message = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"manifest of {self.dataset} ({self.status})"
 
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
 
-class DatasetExport(models.Model):
+class ManifestExport(ExportJob):
+    """A "Download manifest" request: a worker writes the dataset's manifest to the console bucket."""
+
+    dataset = models.ForeignKey("datasets.Dataset", on_delete=models.CASCADE, related_name="manifest_exports")
+    # The version exported, or None for the dataset as it is.
+    version = models.ForeignKey(
+        "datasets.DatasetVersion", null=True, blank=True, on_delete=models.CASCADE, related_name="manifest_exports"
+    )
+    # The dataset's stats_version when the export started: an export of an unchanged dataset is reused.
+    stats_version = models.PositiveBigIntegerField(default=0)
+    key = models.CharField(max_length=1024, blank=True, help_text="Where the manifest is in the console bucket.")
+    lines = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"manifest of {self.dataset} ({self.status})"
+
+
+class DatasetExport(ExportJob):
     """An "Export dataset" request: a worker writes the dataset in a training format, as a zip in the
     owner's console storage (downloaded through the console) or as files under an S3 prefix."""
 
@@ -69,14 +75,11 @@ class DatasetExport(models.Model):
         DOWNLOAD = "DOWNLOAD", "Download a zip file"
         S3 = "S3", "Write to an S3 folder"
 
-    Status = JobStatus
-
     dataset = models.ForeignKey("datasets.Dataset", on_delete=models.CASCADE, related_name="exports")
     # The version exported (its frozen entries), or None for the dataset as it is.
     version = models.ForeignKey(
         "datasets.DatasetVersion", null=True, blank=True, on_delete=models.CASCADE, related_name="exports"
     )
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     format = models.CharField(max_length=16, choices=Format.choices)
     include_images = models.BooleanField(default=False)
     destination = models.CharField(max_length=8, choices=Destination.choices, default=Destination.DOWNLOAD)
@@ -86,25 +89,13 @@ class DatasetExport(models.Model):
     # The share of images a YOLO export puts in "val" when the project has no training + test pair
     # (and always for a version: its own entries are split).
     val_percent = models.PositiveSmallIntegerField(default=20)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     images_total = models.PositiveIntegerField(default=0)
     images_done = models.PositiveIntegerField(default=0)
     files = models.PositiveIntegerField(default=0, help_text="Files written.")
     key = models.CharField(max_length=1024, blank=True, help_text="The zip in the console bucket (a download).")
-    size = models.BigIntegerField(default=0)
-    message = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.get_format_display()} of {self.dataset} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
 
     @property
     def percent(self) -> int:
