@@ -254,6 +254,13 @@ class Image(models.Model):
             models.Index(fields=["import_job"], name="image_import_job"),
             # "Are thumbnails still pending for this import?" answered without scanning its images.
             models.Index(fields=["import_job"], name="image_thumbnail_pending", condition=Q(needs_thumbnail=True)),
+            # The import summary's images that will never have a thumbnail (an error, a failed thumbnail),
+            # counted without reading the job's other images.
+            models.Index(
+                fields=["import_job"],
+                name="image_thumbnail_never",
+                condition=Q(needs_thumbnail=False, thumbnail_key=""),
+            ),
             # A dataset's thumbnails to queue (never queued first, in id order) without reading its other images.
             models.Index(
                 fields=["dataset", "thumbnail_queued_at", "id"],

@@ -51,11 +51,15 @@ def import_progress(*, job: ImportJob) -> ImportProgress:
     if counts is None:
         # Between two versions only thumbnails are made (a failed one bumps the version), so the
         # images that will never have one stay as counted here.
-        counts = job.images.aggregate(
-            imported=Count("id"),
-            with_errors=Count("id", filter=~Q(error_code="")),
-            never=Count("id", filter=Q(needs_thumbnail=False, thumbnail_key="")),
-        )
+        # Each count from an index without the table (as the gallery's counts): the job's images from
+        # its own, those with an error from the dataset's partial one, those never to have a
+        # thumbnail from theirs. One pass over the rows took three times as long at 100,000.
+        images = job.images.all()
+        counts = {
+            "imported": images.count(),
+            "with_errors": images.filter(dataset_id=job.dataset_id).exclude(error_code="").count(),
+            "never": images.filter(needs_thumbnail=False, thumbnail_key="").count(),
+        }
         cache.set(key, counts, timeout=3600)
     pending = job.images.filter(needs_thumbnail=True).aggregate(
         n=Count("id"), shown=Count("id", filter=~Q(thumbnail_key=""))

@@ -1,10 +1,13 @@
 """The polls every watcher of an import sends every two seconds (the dataset's progress panel, the
 project's datasets table) read counters and cached counts: none counts the dataset's images."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from datasets.models import Dataset, Image, ImportJob
 from tests.factories import DatasetFactory, ImportJobFactory
@@ -78,3 +81,30 @@ def test_the_project_page_poll_counts_no_image_once_the_counts_are_cached(client
     assert response.status_code == 200
     assert image_counts(queries) == []
     assert f"<td>{IMAGES}</td>" in response.content.decode()
+
+
+def test_a_finished_import_summary_counts_its_images_errors_and_thumbnails(client_user, importing):
+    """Counted from indexes (no pass over the job's rows): images with an error and those whose
+    thumbnail failed never get one; another import's images into the same dataset are not counted."""
+    Dataset.objects.filter(pk=importing.pk).update(status=Dataset.Status.CREATE_COMPLETE)
+    ImportJob.objects.filter(dataset=importing).update(status=ImportJob.Status.SUCCEEDED)
+    ids = list(Image.objects.filter(dataset=importing).order_by("pk").values_list("pk", flat=True))
+    Image.objects.filter(pk__in=ids[:1_500]).update(needs_thumbnail=False, thumbnail_key="thumbnails/x.jpg")
+    Image.objects.filter(pk__in=ids[1_500:1_530]).update(needs_thumbnail=False, error_code="ERROR_INVALID_IMAGE")
+    Image.objects.filter(pk__in=ids[1_530:1_540]).update(needs_thumbnail=False)  # their thumbnails failed
+    earlier = ImportJobFactory(dataset=importing, status=ImportJob.Status.SUCCEEDED)
+    ImportJob.objects.filter(pk=earlier.pk).update(created_at=timezone.now() - timedelta(days=1))
+    Image.objects.bulk_create(
+        Image(
+            dataset=importing, import_job=earlier, source_ref=f"s3://b/e{n}.png", file_name=f"e{n}.png", error_code="X"
+        )
+        for n in range(7)
+    )
+
+    response, _ = poll(client_user, reverse("datasets:progress", args=[importing.pk]) + "?phase=thumbnails")
+
+    html = response.content.decode()
+    assert 'data-count="imported">2,000<' in html
+    assert 'data-count="errors">30<' in html
+    # 2,000 less the 40 that never get one and the 460 still pending.
+    assert 'data-count="thumbnails">1,500<' in html
