@@ -71,7 +71,7 @@ bench: venv services bench-libs
 	DATABASE_URL=$(PG_URL) $(PY) tests/bench/bench_api.py --images 100000
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_manifest.py --images $${MANIFEST_N:-100000}
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_fairness.py --images $${FAIR_N:-20000}
-	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_load.py --think 0 --against 6113094
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_load.py --think 0 --against
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(PY) tests/bench/bench_load.py --think 1
 	$(MAKE) --no-print-directory bench-scaleout
 

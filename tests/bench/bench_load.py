@@ -181,7 +181,11 @@ def run_against(args) -> dict:
 
     code = Path(tempfile.mkdtemp(prefix="bench-load-against-")) / "code"
     git = ["git", "-C", str(bi.REPO)]
-    subprocess.run([*git, "worktree", "add", "--detach", "--quiet", str(code), args.against], check=True)
+    added = subprocess.run(
+        [*git, "worktree", "add", "--detach", "--quiet", str(code), args.against], capture_output=True, text=True
+    )
+    if added.returncode != 0:  # a shallow clone, a commit this repository lacks
+        return {"error": f"git worktree add {args.against}: {added.stderr.strip()}"}
     try:
         (code / ".venv").symlink_to(bi.REPO / ".venv")
         command = [sys.executable, str(code / "tests/bench/bench_load.py"), "--think", f"{args.think:g}"]
@@ -212,8 +216,10 @@ def main() -> int:
     parser.add_argument(
         "--against",
         metavar="REV",
-        help=f"then run the same benchmark on the code of commit REV (the issue's: {ISSUE_REV}), checked out "
-        "in a git worktree, and print the ratio of requests per second",
+        nargs="?",
+        const=ISSUE_REV,
+        help=f"then run the same benchmark on the code of commit REV (without REV, the issue's: {ISSUE_REV}), "
+        "checked out in a git worktree, and print the ratio of requests per second",
     )
     args = parser.parse_args()
     args.environ = dict(os.environ)  # as given, before this run adds its own
@@ -387,6 +393,8 @@ def main() -> int:
         results["against"] = {"rev": args.against, **run_against(args)}
         out.write_text(json.dumps(results, indent=2))
     against = results.get("against", {}).get("load")
+    if results.get("against", {}).get("error"):
+        print(f"  the code of {args.against} did not run: {results['against']['error']}")
     if against:
         print(f"  the code of {args.against}: {against['requests_per_s']} requests/s, median {against['median_ms']} ms")
     if "load" in results:

@@ -84,8 +84,8 @@ def test_the_project_page_poll_counts_no_image_once_the_counts_are_cached(client
 
 
 def test_a_finished_import_summary_counts_its_images_errors_and_thumbnails(client_user, importing):
-    """Counted from indexes (no pass over the job's rows): images with an error and those whose
-    thumbnail failed never get one; another import's images into the same dataset are not counted."""
+    """The summary's three counts, each now asked of its own index: images with an error and those
+    whose thumbnail failed never get one; another import's images into the same dataset are not counted."""
     Dataset.objects.filter(pk=importing.pk).update(status=Dataset.Status.CREATE_COMPLETE)
     ImportJob.objects.filter(dataset=importing).update(status=ImportJob.Status.SUCCEEDED)
     ids = list(Image.objects.filter(dataset=importing).order_by("pk").values_list("pk", flat=True))
