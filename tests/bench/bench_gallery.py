@@ -26,7 +26,8 @@ shared machine falls on all of them alike; each figure is the median of --repeat
 10th-90th percentile beside it to show the noise. Prints the figures, the 100,000/1,000 ratio per
 page and the targets (median <= 15 ms per page at 100,000 images, <= 60 ms for the first view after a
 write, ratio <= 1.25), and writes bench-results/gallery.json. --profile writes a pyinstrument report of
-each page at the largest size to bench-results/gallery-profile-<page>.txt.
+each page at the largest size to bench-results/gallery-profile-<page>.txt, and each page's SQL to
+gallery-profile-sql.txt.
 """
 
 from __future__ import annotations
@@ -285,6 +286,13 @@ def main() -> int:
                 for _ in range(20):
                     client.get(path, **headers)
             (out / f"gallery-profile-{page}.txt").write_text(profiler.output_text(unicode=True, show_all=False))
+        (out / "gallery-profile-sql.txt").write_text(
+            "".join(
+                f"## {page}: {len(page_sql[(n, page)])} queries\n"
+                + "".join(f"{sql}\n\n" for sql in page_sql[(n, page)])
+                for page in PAGES
+            )
+        )
         dataset = datasets[n][0]
         profiler = Profiler(interval=0.0002)
         for _ in range(5):
