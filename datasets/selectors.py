@@ -165,33 +165,55 @@ def _filtered(*, dataset: Dataset, filters: GalleryFilter) -> QuerySet[Image]:
     return qs
 
 
-def _label_page_ids(*, dataset: Dataset, filters: GalleryFilter, after: int | None, before: int | None) -> list[int]:
-    """The ids of one page of a label filter, in page order, at most PAGE_SIZE + 1.
+def _label_page_ids(
+    *, dataset: Dataset, filters: GalleryFilter, after: int | None, before: int | None, label_ids: set[int] | None
+) -> RawSQL | None:
+    """The ids of one page of a label filter, at most PAGE_SIZE + 1 of them from either side (image
+    level, boxes), as a subquery of the page's one read; None when the filter names none of the
+    dataset's labels.
 
     Read from the label's side: the (label, image) indexes give a label's images in id order, so a
     page costs a few dozen index reads wherever the label's images sit. Going from the images' side,
     a label whose images all came late in an import (one folder of three) made the database walk
-    every earlier image first.
+    every earlier image first. `label_ids` are the dataset's labels when the caller has them (the
+    gallery's cached counts); they are read otherwise.
     """
     # Only this dataset's labels: an id from the query string may name any label.
-    label_ids = list(Label.objects.filter(dataset=dataset, pk__in=filters.label_ids).values_list("id", flat=True))
-    if not label_ids:
-        return []
+    if label_ids is None:
+        label_ids = set(Label.objects.filter(dataset=dataset, pk__in=filters.label_ids).values_list("id", flat=True))
+    wanted = [pk for pk in filters.label_ids if pk in label_ids]
+    if not wanted:
+        return None
     descending = before is not None
-    order = "-image_id" if descending else "image_id"
-    where = Q(label_id__in=label_ids)
+    if replace(filters, label_ids=()) == GalleryFilter():
+        # Labels alone, the usual case, written out: the ORM took longer to compile this than the
+        # database to answer it.
+        marks = ", ".join(["%s"] * len(wanted))
+        bound, position = ("AND image_id < %s", [before]) if descending else ("AND image_id > %s", [after or 0])
+        side = (
+            f"(SELECT DISTINCT image_id FROM {{}} WHERE label_id IN ({marks}) {bound} "
+            f"ORDER BY image_id {'DESC' if descending else 'ASC'} LIMIT {PAGE_SIZE + 1})"
+        )
+        tables = (ImageLabel._meta.db_table, BoundingBox._meta.db_table)
+        return RawSQL(" UNION ".join(side.format(table) for table in tables), [*wanted, *position] * 2)
+    where = Q(label_id__in=wanted)
     if descending:
         where &= Q(image_id__lt=before)
     elif after is not None:
         where &= Q(image_id__gt=after)
-    if replace(filters, label_ids=()) != GalleryFilter():
-        # Other parts of the filter are conditions on the image; a label's images are the dataset's.
-        where &= _conditions(dataset=dataset, filters=filters, prefix="image__")
-    ids: set[int] = set()
-    for model in (ImageLabel, BoundingBox):
-        rows = model.objects.filter(where).order_by(order).values_list("image_id", flat=True).distinct()
-        ids.update(rows[: PAGE_SIZE + 1])
-    return sorted(ids, reverse=descending)[: PAGE_SIZE + 1]
+    # Other parts of the filter are conditions on the image; a label's images are the dataset's.
+    where &= _conditions(dataset=dataset, filters=filters, prefix="image__")
+    order = "-image_id" if descending else "image_id"
+    sides = [
+        model.objects.filter(where).order_by(order).values_list("image_id", flat=True).distinct()[: PAGE_SIZE + 1]
+        for model in (ImageLabel, BoundingBox)
+    ]
+    # Each side compiled by the ORM, joined here: a UNION of two limited reads is a subquery the
+    # ORM cannot write, and one query instead of three (labels, each side, then the images).
+    compiled = [side.query.sql_with_params() for side in sides]
+    return RawSQL(
+        " UNION ".join(f"({sql})" for sql, _ in compiled), [param for _, params in compiled for param in params]
+    )
 
 
 def dataset_images_matching(*, dataset: Dataset, filters: GalleryFilter) -> QuerySet[Image]:
@@ -277,11 +299,19 @@ def _keyset(*, dataset: Dataset, filters: GalleryFilter, after: int | None, befo
 
 
 def dataset_images(
-    *, dataset: Dataset, filters: GalleryFilter, after: int | None = None, before: int | None = None
+    *,
+    dataset: Dataset,
+    filters: GalleryFilter,
+    after: int | None = None,
+    before: int | None = None,
+    label_ids: set[int] | None = None,
 ) -> GalleryPage:
-    """One page of the gallery by keyset on id: every page costs the same however deep it is."""
+    """One page of the gallery by keyset on id: every page costs the same however deep it is.
+    `label_ids`: the dataset's labels, when the caller has read them."""
     if filters.label_ids:
-        ids = _label_page_ids(dataset=dataset, filters=filters, after=after, before=before)
+        ids = _label_page_ids(dataset=dataset, filters=filters, after=after, before=before, label_ids=label_ids)
+        if ids is None:
+            return GalleryPage(images=[], next_after=None, prev_before=None)
         qs = Image.objects.filter(dataset=dataset, pk__in=ids)
     elif filters.name:
         # Plain id bounds (below): the planner takes the file-name trigram index for a name few images

@@ -39,17 +39,17 @@ def progress_context(dataset):
     if job is not None and not job.is_finished and recovery.imports_stalled_fail(job_ids=[job.pk]):
         # Whoever watches an import whose worker is gone sees it fail, even with no beat running.
         dataset.refresh_from_db()
-        job.refresh_from_db()
+        job = import_progress.dataset_latest_import(dataset=dataset)
     if job is not None and job.status == job.Status.WAITING:
         # Nor does an import wait on a slot that is free, beat or not.
         recovery.imports_resume(job_ids=[job.pk])
-        job.refresh_from_db()
+        job = import_progress.dataset_latest_import(dataset=dataset)
     progress = import_progress.import_progress(job=job) if job else None
     return {
         "dataset": dataset,
         "progress": progress,
         "phase": _phase(dataset, progress),
-        "retryable": recovery.import_retryable(dataset=dataset),
+        "retryable": recovery.import_retryable(dataset=dataset, latest=job),
     }
 
 
@@ -60,7 +60,10 @@ def gallery_context(request, dataset: Dataset, *, selected: set[int] | None = No
     filters = selectors.GalleryFilter.from_query(query)
     labeling_mode = query.get("mode") == "label"
     after, before = int_or_none(query.get("after")), int_or_none(query.get("before"))
-    page = selectors.dataset_images(dataset=dataset, filters=filters, after=after, before=before)
+    stats, labels = counts.dataset_counts(dataset=dataset, version=dataset.stats_version)
+    page = selectors.dataset_images(
+        dataset=dataset, filters=filters, after=after, before=before, label_ids={label.id for label in labels}
+    )
     mode = [("mode", "label")] if labeling_mode else []
     base = filters.as_query() + mode
     position = [(k, v) for k, v in (("after", after), ("before", before)) if v is not None]
@@ -74,7 +77,6 @@ def gallery_context(request, dataset: Dataset, *, selected: set[int] | None = No
         selected=selected,
         all_matching=all_matching,
     )
-    stats, labels = counts.dataset_counts(dataset=dataset, version=dataset.stats_version)
     context = {
         "dataset": dataset,
         "project": dataset.project,

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from datasets.models import Image, ImageLabel
+from datasets.models import BoundingBox, Image, ImageLabel
 from datasets.selectors import PAGE_SIZE
 from tests.factories import DatasetFactory, ImageLabelFactory, LabelFactory
 
@@ -295,3 +295,41 @@ def test_pages_of_a_file_name_filter_go_forward_and_back_through_its_matches_onl
     assert [file_names(page) for page in (first, second, third)] == [cats[:50], cats[50:100], cats[100:]]
     assert pagination_link(third, "next") is None
     assert file_names(back) == cats[50:100]
+
+
+@pytest.mark.parametrize("extra", ["", "&show=labeled"], ids=["label alone", "label and another filter"])
+def test_a_label_filter_pages_forward_and_back_through_labels_and_boxes(client_user, console_bucket, project, extra):
+    """A label's images are those with it image-level, on a box, or both (each shown once), paged in
+    file order both ways, alone or with another filter."""
+    dataset = DatasetFactory(project=project)
+    label, other = LabelFactory(dataset=dataset, name="echo"), LabelFactory(dataset=dataset, name="dot")
+    images = Image.objects.bulk_create(
+        [
+            Image(
+                dataset=dataset, file_name=f"img-{n:03d}.png", source_ref=f"s3://b/f/img-{n:03d}.png", is_labeled=True
+            )
+            for n in range(160)
+        ]
+    )
+    # Image-level for n % 3 == 0, on a box for n % 4 == 0 (both for n % 12 == 0), the other label elsewhere.
+    ImageLabel.objects.bulk_create(
+        ImageLabel(image=img, label=label if n % 3 == 0 else other) for n, img in enumerate(images)
+    )
+    BoundingBox.objects.bulk_create(
+        BoundingBox(image=img, label=label, left=1, top=1, width=5, height=5)
+        for n, img in enumerate(images)
+        if n % 4 == 0
+    )
+    expected = [f"img-{n:03d}.png" for n in range(160) if n % 3 == 0 or n % 4 == 0]
+    url = f"{detail_url(dataset)}?label={label.pk}{extra}"
+
+    pages = [client_user.get(url)]
+    while (next_query := pagination_link(pages[-1], "next")) is not None:
+        pages.append(client_user.get(f"{detail_url(dataset)}?{next_query}"))
+    backwards = [pages[-1]]
+    while (prev_query := pagination_link(backwards[-1], "prev")) is not None:
+        backwards.append(client_user.get(f"{detail_url(dataset)}?{prev_query}"))
+
+    assert [name for page in pages for name in file_names(page)] == expected
+    assert [len(file_names(page)) for page in pages] == [50, 30]
+    assert [file_names(page) for page in backwards] == [file_names(page) for page in reversed(pages)]
