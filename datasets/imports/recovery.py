@@ -82,11 +82,12 @@ def imports_resume(*, job_ids: list[int] | None = None) -> None:
         jobs.chunks_queue(job_id=job_id)
 
 
-def import_retryable(*, dataset: Dataset) -> ImportJob | None:
-    """The failed import "Retry import" would run again, if the dataset's last import failed."""
+def import_retryable(*, dataset: Dataset, latest: ImportJob | None = None) -> ImportJob | None:
+    """The failed import "Retry import" would run again, if the dataset's last import failed
+    (`latest`, when the caller has just read it)."""
     if dataset.status not in (Dataset.Status.CREATE_FAILED, Dataset.Status.UPDATE_FAILED):
         return None
-    job = progress.dataset_latest_import(dataset=dataset)
+    job = latest or progress.dataset_latest_import(dataset=dataset)
     if job is None or job.status != ImportJob.Status.FAILED or job.source not in RETRYABLE:
         return None
     return job
