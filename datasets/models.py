@@ -208,7 +208,10 @@ class Image(models.Model):
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="images")
     source_ref = models.TextField("source-ref")
     file_name = models.CharField(max_length=1024, db_index=False)
-    import_job = models.ForeignKey(ImportJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="images")
+    # Indexed by image_import_job below (not twice: every import writes each index once per image).
+    import_job = models.ForeignKey(
+        ImportJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="images", db_index=False
+    )
     format = models.CharField(max_length=8, blank=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
@@ -261,6 +264,8 @@ class Image(models.Model):
                 name="image_thumbnail_never",
                 condition=Q(needs_thumbnail=False, thumbnail_key=""),
             ),
+            # The import summary's images with an error, counted from the index alone.
+            models.Index(fields=["import_job", "dataset"], name="image_job_errors", condition=~Q(error_code="")),
             # A dataset's thumbnails to queue (never queued first, in id order) without reading its other images.
             models.Index(
                 fields=["dataset", "thumbnail_queued_at", "id"],
