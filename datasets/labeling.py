@@ -391,4 +391,7 @@ def labeling_undo(*, dataset: Dataset, user) -> LabelingAction | None:
 
 
 def labeling_last_action(*, dataset: Dataset, user) -> LabelingAction | None:
-    return LabelingAction.objects.filter(dataset=dataset, user=user).order_by("-id").first()
+    """The user's last labeling action in the dataset, as the toolbar names it (without its undo
+    payload, which for a change to many images is long)."""
+    actions = LabelingAction.objects.filter(dataset_id=dataset.pk, user_id=user.pk)
+    return actions.only("id", "description").order_by("-id").first()
