@@ -227,3 +227,31 @@ def test_a_label_is_removed_from_the_image_detail_view(client_user, dataset, ima
     response = client_user.post(url("image_label_remove", images[0].pk, echo.pk), {"next": "image"})
     assert response.status_code == 302 and response["Location"] == url("image_detail", images[0].pk)
     assert "Unlabeled" in client_user.get(url("image_detail", images[0].pk)).content.decode()
+
+
+def test_the_toolbar_names_the_last_change_until_it_is_undone(client_user, dataset, images):
+    """The toolbar's "All changes saved · last: …" names the user's latest change, read again after
+    each change and each undo (each answered with the labeling gallery, which shows its message)."""
+    echo, dot = LabelFactory(dataset=dataset, name="echo"), LabelFactory(dataset=dataset, name="dot")
+    page = url("detail", dataset.pk, query="mode=label")
+
+    def toolbar() -> tuple[str, bool]:
+        html = client_user.get(page).content.decode()
+        state = html.split('id="save-state"', 1)[1].split("</div>", 1)[0]
+        return state.split('class="msg">', 1)[1].split("</span>", 1)[0], 'title="Nothing to undo"' in html
+
+    assert toolbar() == ("All changes saved", True)
+    client_user.post(
+        url("assign", dataset.pk, query="mode=label"), {"image": [images[0].pk], "assign_label": echo.pk}, **HX
+    )
+    assert toolbar() == ("All changes saved · last: Assign echo (1 added)", False)
+    client_user.post(
+        url("assign", dataset.pk, query="mode=label"),
+        {"image": [images[1].pk, images[2].pk], "assign_label": dot.pk},
+        **HX,
+    )
+    assert toolbar() == ("All changes saved · last: Assign dot (2 added)", False)
+    client_user.post(url("undo", dataset.pk, query="mode=label"), **HX)
+    assert toolbar() == ("All changes saved · last: Assign echo (1 added)", False)
+    client_user.post(url("undo", dataset.pk, query="mode=label"), **HX)
+    assert toolbar() == ("All changes saved", True)
