@@ -192,11 +192,11 @@ def _label_page_ids(
         marks = ", ".join(["%s"] * len(wanted))
         bound, position = ("AND image_id < %s", [before]) if descending else ("AND image_id > %s", [after or 0])
         side = (
-            f"(SELECT DISTINCT image_id FROM {{}} WHERE label_id IN ({marks}) {bound} "
-            f"ORDER BY image_id {'DESC' if descending else 'ASC'} LIMIT {PAGE_SIZE + 1})"
+            f"SELECT DISTINCT image_id FROM {{}} WHERE label_id IN ({marks}) {bound} "
+            f"ORDER BY image_id {'DESC' if descending else 'ASC'} LIMIT {PAGE_SIZE + 1}"
         )
         tables = (ImageLabel._meta.db_table, BoundingBox._meta.db_table)
-        return RawSQL(" UNION ".join(side.format(table) for table in tables), [*wanted, *position] * 2)
+        return RawSQL(_union(side.format(table) for table in tables), [*wanted, *position] * 2)
     where = Q(label_id__in=wanted)
     if descending:
         where &= Q(image_id__lt=before)
@@ -212,9 +212,13 @@ def _label_page_ids(
     # Each side compiled by the ORM, joined here: a UNION of two limited reads is a subquery the
     # ORM cannot write, and one query instead of three (labels, each side, then the images).
     compiled = [side.query.sql_with_params() for side in sides]
-    return RawSQL(
-        " UNION ".join(f"({sql})" for sql, _ in compiled), [param for _, params in compiled for param in params]
-    )
+    return RawSQL(_union(sql for sql, _ in compiled), [param for _, params in compiled for param in params])
+
+
+def _union(sides) -> str:
+    """The UNION of limited, ordered reads of image_id, each a subquery of its own (SQLite refuses
+    ORDER BY and LIMIT in a compound SELECT's parts)."""
+    return " UNION ".join(f"SELECT image_id FROM ({sql}) side{n}" for n, sql in enumerate(sides))
 
 
 def dataset_images_matching(*, dataset: Dataset, filters: GalleryFilter) -> QuerySet[Image]:
@@ -255,11 +259,11 @@ class GalleryPage:
 
 def _gallery_rows(page: QuerySet, *, descending: bool) -> list[GalleryImage]:
     """The page's rows (a limited, ordered values_list of GalleryImage.COLUMNS) as cards, each with its
-    image-level labels (by name) and its box count, read in the same query.
+    image-level labels (by name) and its box count, read in the same query: a row per image and label.
 
     Written in SQL around the ORM's page: the ORM spent ten times as long compiling these reads (a join
     to the labels, a count of boxes per image) as the database spent answering them, and a second
-    query for them was a round trip on every page.
+    query for them was a round trip on every page. Plain joins, which SQLite (`make run`) has too.
     """
     try:
         sql, params = page.query.sql_with_params()
@@ -268,23 +272,22 @@ def _gallery_rows(page: QuerySet, *, descending: bool) -> list[GalleryImage]:
     label, image_label, box = (model._meta.db_table for model in (Label, ImageLabel, BoundingBox))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT page.*, labels.ids, labels.names, "
-            f'(SELECT count(*) FROM "{box}" b WHERE b."image_id" = page."id") '
-            f"FROM ({sql}) page LEFT JOIN LATERAL ("
-            f'SELECT array_agg(l."id" ORDER BY l."name", l."id") AS ids, '
-            f'array_agg(l."name" ORDER BY l."name", l."id") AS names '
-            f'FROM "{image_label}" il JOIN "{label}" l ON l."id" = il."label_id" WHERE il."image_id" = page."id"'
-            f') labels ON true ORDER BY page."id" {"DESC" if descending else "ASC"}',
+            f'SELECT page.*, l."id", l."name", (SELECT count(*) FROM "{box}" b WHERE b."image_id" = page."id") '
+            f'FROM ({sql}) page LEFT JOIN "{image_label}" il ON il."image_id" = page."id" '
+            f'LEFT JOIN "{label}" l ON l."id" = il."label_id" '
+            f'ORDER BY page."id" {"DESC" if descending else "ASC"}, l."name", l."id"',
             params,
         )
         rows = cursor.fetchall()
     columns = len(GalleryImage.COLUMNS)
-    return [
-        GalleryImage(
-            *row[:columns], labels=list(zip(row[columns] or (), row[columns + 1] or (), strict=True)), box_count=row[-1]
-        )
-        for row in rows
-    ]
+    images: dict[int, GalleryImage] = {}
+    for row in rows:
+        image = images.get(row[0])
+        if image is None:
+            image = images[row[0]] = GalleryImage(*row[:columns], box_count=row[-1])
+        if row[columns] is not None:
+            image.labels.append((row[columns], row[columns + 1]))
+    return list(images.values())
 
 
 def _keyset(*, dataset: Dataset, filters: GalleryFilter, after: int | None, before: int | None) -> RawSQL:
