@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
 from django.db.models import BooleanField, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404
 
+from customlabels import sql_batch
 from customlabels.numbers import int_or_none
 from projects import selectors as project_selectors
 
@@ -257,9 +257,10 @@ class GalleryPage:
     extra: dict = field(default_factory=dict)
 
 
-def _gallery_rows(page: QuerySet, *, descending: bool) -> list[GalleryImage]:
-    """The page's rows (a limited, ordered values_list of GalleryImage.COLUMNS) as cards, each with its
-    image-level labels (by name) and its box count, read in the same query: a row per image and label.
+def _gallery_rows_read(page: QuerySet, *, descending: bool) -> tuple[str, list] | None:
+    """The read of the page's rows (a limited, ordered values_list of GalleryImage.COLUMNS) with each
+    image's image-level labels (by name) and its box count: a row per image and label, for
+    _gallery_rows_from. None for a page that cannot have a row.
 
     Written in SQL around the ORM's page: the ORM spent ten times as long compiling these reads (a join
     to the labels, a count of boxes per image) as the database spent answering them, and a second
@@ -268,17 +269,18 @@ def _gallery_rows(page: QuerySet, *, descending: bool) -> list[GalleryImage]:
     try:
         sql, params = page.query.sql_with_params()
     except EmptyResultSet:
-        return []
+        return None
     label, image_label, box = (model._meta.db_table for model in (Label, ImageLabel, BoundingBox))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f'SELECT page.*, l."id", l."name", (SELECT count(*) FROM "{box}" b WHERE b."image_id" = page."id") '
-            f'FROM ({sql}) page LEFT JOIN "{image_label}" il ON il."image_id" = page."id" '
-            f'LEFT JOIN "{label}" l ON l."id" = il."label_id" '
-            f'ORDER BY page."id" {"DESC" if descending else "ASC"}, l."name", l."id"',
-            params,
-        )
-        rows = cursor.fetchall()
+    return (
+        f'SELECT page.*, l."id", l."name", (SELECT count(*) FROM "{box}" b WHERE b."image_id" = page."id") '
+        f'FROM ({sql}) page LEFT JOIN "{image_label}" il ON il."image_id" = page."id" '
+        f'LEFT JOIN "{label}" l ON l."id" = il."label_id" '
+        f'ORDER BY page."id" {"DESC" if descending else "ASC"}, l."name", l."id"',
+        list(params),
+    )
+
+
+def _gallery_rows_from(rows) -> list[GalleryImage]:
     columns = len(GalleryImage.COLUMNS)
     images: dict[int, GalleryImage] = {}
     for row in rows:
@@ -309,20 +311,48 @@ def _keyset(*, dataset: Dataset, filters: GalleryFilter, after: int | None, befo
     return RawSQL(f"({row}) > ({marks})", [*values, after or 0], output_field=BooleanField())
 
 
-def dataset_images(
+@dataclass(frozen=True)
+class GalleryPageRead:
+    """A page of the gallery to read (`read`, None for a page that cannot have a row) and how its
+    rows make the page (`page`): apart, so a view can read it together with others (sql_batch)."""
+
+    read: tuple[str, list] | None
+    descending: bool
+    after: int | None
+
+    def page(self, rows) -> GalleryPage:
+        images = _gallery_rows_from(rows)
+        if self.descending:
+            has_prev = len(images) > PAGE_SIZE
+            images = list(reversed(images[:PAGE_SIZE]))
+            has_next = True
+        else:
+            has_next = len(images) > PAGE_SIZE
+            images = images[:PAGE_SIZE]
+            has_prev = self.after is not None
+        return GalleryPage(
+            images=images,
+            next_after=images[-1].id if images and has_next else None,
+            prev_before=images[0].id if images and has_prev else None,
+            has_prev=has_prev,
+        )
+
+
+def dataset_images_read(
     *,
     dataset: Dataset,
     filters: GalleryFilter,
     after: int | None = None,
     before: int | None = None,
     label_ids: set[int] | None = None,
-) -> GalleryPage:
+) -> GalleryPageRead:
     """One page of the gallery by keyset on id: every page costs the same however deep it is.
     `label_ids`: the dataset's labels, when the caller has read them."""
+    descending = before is not None
     if filters.label_ids:
         ids = _label_page_ids(dataset=dataset, filters=filters, after=after, before=before, label_ids=label_ids)
         if ids is None:
-            return GalleryPage(images=[], next_after=None, prev_before=None)
+            return GalleryPageRead(read=None, descending=descending, after=after)
         qs = Image.objects.filter(dataset=dataset, pk__in=ids)
     elif filters.name:
         # Plain id bounds (below): the planner takes the file-name trigram index for a name few images
@@ -333,24 +363,21 @@ def dataset_images(
             _keyset(dataset=dataset, filters=filters, after=after, before=before)
         )
     qs = qs.values_list(*GalleryImage.COLUMNS)
-    if before is not None:
-        images = _gallery_rows(qs.filter(id__lt=before).order_by("-id")[: PAGE_SIZE + 1], descending=True)
-        has_prev = len(images) > PAGE_SIZE
-        images = list(reversed(images[:PAGE_SIZE]))
-        has_next = True
+    if descending:
+        qs = qs.filter(id__lt=before).order_by("-id")
     else:
         if after is not None:
             qs = qs.filter(id__gt=after)
-        images = _gallery_rows(qs.order_by("id")[: PAGE_SIZE + 1], descending=False)
-        has_next = len(images) > PAGE_SIZE
-        images = images[:PAGE_SIZE]
-        has_prev = after is not None
-    return GalleryPage(
-        images=images,
-        next_after=images[-1].id if images and has_next else None,
-        prev_before=images[0].id if images and has_prev else None,
-        has_prev=has_prev,
+        qs = qs.order_by("id")
+    return GalleryPageRead(
+        read=_gallery_rows_read(qs[: PAGE_SIZE + 1], descending=descending), descending=descending, after=after
     )
+
+
+def dataset_images(**kwargs) -> GalleryPage:
+    """dataset_images_read's page, read now."""
+    page = dataset_images_read(**kwargs)
+    return page.page(sql_batch.read_all([page.read])[0] if page.read else [])
 
 
 def manifest_export_latest(*, dataset: Dataset, succeeded: bool = False):

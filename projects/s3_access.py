@@ -53,20 +53,30 @@ def refused_message(bucket: str, key: str = "") -> str:
     return REFUSED.format(uri=f"s3://{bucket}/{key}")
 
 
-def grants_of(user_id: int) -> list[Grant]:
-    """The grants of the user and of the user's groups.
+def grants_read(user_id: int) -> tuple[str, list]:
+    """The read of the grants of the user and of the user's groups, for grants_from.
 
     Read on every page that shows S3 objects, so a revoke counts at once; written in SQL because the
     ORM spent ten times as long compiling the join through the groups as the database answering it.
     """
     grants, memberships = S3AccessGrant._meta.db_table, get_user_model().groups.through._meta.db_table
+    return (
+        f"SELECT bucket, prefix, can_write FROM {grants} "
+        f"WHERE user_id = %s OR group_id IN (SELECT group_id FROM {memberships} WHERE user_id = %s)",
+        [int(user_id), int(user_id)],
+    )
+
+
+def grants_from(rows) -> list[Grant]:
+    return [Grant(bucket=b, prefix=p, write=w) for b, p, w in rows]
+
+
+def grants_of(user_id: int) -> list[Grant]:
+    """The grants of the user and of the user's groups, read now."""
+    sql, params = grants_read(user_id)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT bucket, prefix, can_write FROM {grants} "
-            f"WHERE user_id = %s OR group_id IN (SELECT group_id FROM {memberships} WHERE user_id = %s)",
-            [user_id, user_id],
-        )
-        return [Grant(bucket=b, prefix=p, write=w) for b, p, w in cursor.fetchall()]
+        cursor.execute(sql, params)
+        return grants_from(cursor.fetchall())
 
 
 def allowed(*, user_id: int, grants: list[Grant], console: str | None, bucket: str, key: str, use: Use) -> bool:
@@ -86,9 +96,10 @@ class UserS3:
     location the console's own S3 errors (missing bucket, access denied, …) come through.
     """
 
-    def __init__(self, user_id: int, *, console: str | None = None):
+    def __init__(self, user_id: int, *, console: str | None = None, grants: list[Grant] | None = None):
+        """`grants`: the user's grants (grants_from), when the caller has just read them."""
         self.user_id = int(user_id)
-        self.grants = grants_of(self.user_id)
+        self.grants = grants if grants is not None else grants_of(self.user_id)
         self.console = console if console is not None else _console_name()
 
     def refresh(self) -> None:
@@ -210,10 +221,16 @@ def _console_name() -> str | None:
     return bucket.name if bucket is not None else None
 
 
-def request_s3(request) -> UserS3:
-    """The signed-in user's UserS3, made once per request (a gallery page presigns fifty URLs)."""
+def request_s3(request, *, grants: list[Grant] | None = None) -> UserS3:
+    """The signed-in user's UserS3, made once per request (a gallery page presigns fifty URLs), with
+    `grants` if the caller has just read them (grants_read; see request_s3_made)."""
     user_s3 = getattr(request, "_user_s3", None)
     if user_s3 is None:
         bucket = request_console_bucket(request)
-        user_s3 = request._user_s3 = UserS3(request.user.pk, console=bucket.name if bucket else None)
+        user_s3 = request._user_s3 = UserS3(request.user.pk, console=bucket.name if bucket else None, grants=grants)
     return user_s3
+
+
+def request_s3_made(request) -> bool:
+    """Whether this request has its UserS3 (and so its grants) already."""
+    return getattr(request, "_user_s3", None) is not None

@@ -5,9 +5,10 @@ from urllib.parse import quote, urlencode
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from customlabels import sql_batch
 from customlabels.numbers import int_or_none
 from projects import selectors as project_selectors
-from projects.s3_access import Use, request_s3
+from projects.s3_access import Use, grants_from, grants_read, request_s3, request_s3_made
 
 from .. import counts, labeling, selectors
 from ..imports import progress as import_progress
@@ -34,8 +35,13 @@ def _phase(dataset: Dataset, progress) -> str:
     return "done"
 
 
-def progress_context(dataset):
-    job = import_progress.dataset_latest_import(dataset=dataset)
+def progress_context(dataset, *, latest: list | None = None):
+    """The progress panel's context; `latest`: the rows of import_progress.latest_import_read, when
+    the caller has just read them."""
+    if latest is not None:
+        job = import_progress.latest_import_from(latest)
+    else:
+        job = import_progress.dataset_latest_import(dataset=dataset)
     if job is not None and not job.is_finished and recovery.imports_stalled_fail(job_ids=[job.pk]):
         # Whoever watches an import whose worker is gone sees it fail, even with no beat running.
         dataset.refresh_from_db()
@@ -53,17 +59,33 @@ def progress_context(dataset):
     }
 
 
-def gallery_context(request, dataset: Dataset, *, selected: set[int] | None = None, all_matching: bool = False):
+def gallery_context(
+    request, dataset: Dataset, *, selected: set[int] | None = None, all_matching: bool = False, progress=False
+):
     """Everything the gallery shows for the filter, page and mode in the request's query string, for
-    a dataset read in this request after any change the request made."""
+    a dataset read in this request after any change the request made; with `progress`, the progress
+    panel's too (progress_context).
+
+    The page of images, the user's grants and the latest import do not depend on each other: they
+    are read in one round trip (customlabels.sql_batch)."""
     query = request.GET
     filters = selectors.GalleryFilter.from_query(query)
     labeling_mode = query.get("mode") == "label"
     after, before = int_or_none(query.get("after")), int_or_none(query.get("before"))
     stats, labels = counts.dataset_counts(dataset=dataset, version=dataset.stats_version)
-    page = selectors.dataset_images(
+    page_read = selectors.dataset_images_read(
         dataset=dataset, filters=filters, after=after, before=before, label_ids={label.id for label in labels}
     )
+    reads = {"page": page_read.read} if page_read.read else {}
+    if not request_s3_made(request):
+        reads["grants"] = grants_read(request.user.pk)
+    latest_read = import_progress.latest_import_read(dataset_id=dataset.pk) if progress else None
+    if latest_read is not None:
+        reads["latest"] = latest_read
+    results = dict(zip(reads, sql_batch.read_all(list(reads.values())), strict=True))
+    if "grants" in results:
+        request_s3(request, grants=grants_from(results["grants"]))
+    page = page_read.page(results.get("page", []))
     mode = [("mode", "label")] if labeling_mode else []
     base = filters.as_query() + mode
     position = [(k, v) for k, v in (("after", after), ("before", before)) if v is not None]
@@ -96,6 +118,8 @@ def gallery_context(request, dataset: Dataset, *, selected: set[int] | None = No
     if labeling_mode:
         context["matching_count"] = _matching_count(dataset, filters, stats, labels)
         context["last_action"] = labeling.labeling_last_action(dataset=dataset, user=request.user)
+    if progress:
+        context.update(progress_context(dataset, latest=results.get("latest")))
     return context
 
 
@@ -153,8 +177,8 @@ def gallery_render(request, dataset, **kwargs):
     if request.method == "POST":
         # The counts are cached under the dataset's stats_version: the one this request's change left.
         dataset.refresh_from_db(fields=["stats_version"])
-    context = gallery_context(request, dataset, **kwargs)
-    if request.htmx and (request.method == "POST" or request.htmx.target == "gallery"):
+    partial = request.htmx and (request.method == "POST" or request.htmx.target == "gallery")
+    context = gallery_context(request, dataset, progress=not partial, **kwargs)
+    if partial:
         return render(request, "datasets/dataset_detail.html#gallery", context)
-    context.update(progress_context(dataset))
     return render(request, "datasets/dataset_detail.html", context)
