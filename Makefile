@@ -40,13 +40,13 @@ chromium:
 # The layer contracts of pyproject.toml (import-linter) first; then three runs: the fault tests and the scale-out
 # tests (worker hosts in network namespaces, as root; imports on RabbitMQ) start, kill and restart their own workers,
 # which the suite's shared worker would disturb.
+# Last, the gallery and labeling pages on SQLite, the database `make run` starts with: their SQL is
+# hand-written for speed, and must hold on both.
 test: venv services chromium
 	$(VENV)/bin/lint-imports --no-cache
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(VENV)/bin/pytest
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) $(VENV)/bin/pytest tests/faults --override-ini="addopts=-ra --strict-markers"
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(REDIS_URL) RABBITMQ_URL=$(RABBITMQ_URL) $(VENV)/bin/pytest tests/scaleout --override-ini="addopts=-ra --strict-markers"
-	# The gallery and labeling pages on SQLite, the database `make run` starts with: their SQL is
-	# hand-written for speed, and must hold on both.
 	DATABASE_URL=sqlite://:memory: $(VENV)/bin/pytest tests/datasets/views/test_gallery.py tests/datasets/views/test_labeling.py
 
 lint: venv
