@@ -36,8 +36,12 @@ class LabelCount:
     box_count: int
 
 
-def _label_counts(*, dataset_id: int) -> tuple[LabelCount, ...]:
-    """Every label of the dataset by name, counted: its image-level assignments (one per image at
+def _label_counts_from(rows) -> tuple[LabelCount, ...]:
+    return tuple(LabelCount(*row) for row in rows)
+
+
+def _label_counts_read(*, dataset_id: int) -> tuple[str, list]:
+    """The read of every label of the dataset by name, counted: its image-level assignments (one per image at
     most) plus the images that have it only on boxes, so an image with the label on itself and on
     three boxes counts once, as in ListDatasetLabels' EntryCount.
 
@@ -48,15 +52,6 @@ def _label_counts(*, dataset_id: int) -> tuple[LabelCount, ...]:
     anti-join the database plans. Collecting and deduplicating all of a label's images (a UNION) took
     twice as long at 100,000 images.
     """
-    return _label_counts_from(sql_batch.read_all([_label_counts_read(dataset_id=dataset_id)])[0])
-
-
-def _label_counts_from(rows) -> tuple[LabelCount, ...]:
-    return tuple(LabelCount(*row) for row in rows)
-
-
-def _label_counts_read(*, dataset_id: int) -> tuple[str, list]:
-    """The read _label_counts makes."""
     label, image_label, box = (model._meta.db_table for model in (Label, ImageLabel, BoundingBox))
     box_images = f"SELECT COUNT(DISTINCT b.image_id) FROM {box} b WHERE b.label_id = counted.id"
     return (

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, OuterRef, QuerySet, Subquery
 from django.utils import timezone
@@ -388,22 +387,4 @@ def labeling_undo(*, dataset: Dataset, user) -> LabelingAction | None:
     elif action.kind == kind.LABEL_RENAME:
         Label.objects.filter(pk=p["label"], dataset=dataset).update(name=p["old"])
     action.delete()
-    return action
-
-
-def labeling_last_action(*, dataset: Dataset, user) -> LabelingAction | None:
-    """The user's last labeling action in the dataset, as the toolbar names it (without its undo
-    payload, which for a change to many images is long).
-
-    Cached under the dataset's stats_version as the page read it: every action is logged, and every
-    undo deletes one, in the transaction that bumps the version (`_log`, `labeling_undo`), so a new
-    version is the only way the answer changes.
-    """
-    key = f"labeling-last-action:{dataset.pk}:{user.pk}:{dataset.stats_version}"
-    cached = cache.get(key)
-    if cached is not None:
-        return cached or None
-    actions = LabelingAction.objects.filter(dataset_id=dataset.pk, user_id=user.pk)
-    action = actions.only("id", "description").order_by("-id").first()
-    cache.set(key, action or "", timeout=3600)
     return action

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
-from django.core.exceptions import EmptyResultSet
+from django.core.cache import cache
 from django.db.models import BooleanField, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404
@@ -14,9 +14,18 @@ from customlabels.numbers import int_or_none
 from projects import selectors as project_selectors
 
 from .errors import DatasetError
-from .models import BoundingBox, Dataset, DatasetExport, HealthFinding, HealthReport, Image, ImageLabel, Label
-
-PAGE_SIZE = 50
+from .gallery_rows import PAGE_SIZE, GalleryImage, GalleryPage, GalleryPageRead, gallery_rows_read
+from .models import (
+    BoundingBox,
+    Dataset,
+    DatasetExport,
+    HealthFinding,
+    HealthReport,
+    Image,
+    ImageLabel,
+    Label,
+    LabelingAction,
+)
 
 
 def console_bucket_name() -> str:
@@ -226,72 +235,6 @@ def dataset_images_matching(*, dataset: Dataset, filters: GalleryFilter) -> Quer
     return _filtered(dataset=dataset, filters=filters)
 
 
-@dataclass
-class GalleryImage:
-    """One card of the gallery: the image's own columns, its image-level labels as (id, name) by
-    name, and how many bounding boxes it has. Plain values, not model instances: a page has fifty."""
-
-    id: int
-    file_name: str
-    source_ref: str
-    thumbnail_key: str
-    error_code: str
-    error_message: str
-    is_labeled: bool
-    labels: list[tuple[int, str]] = field(default_factory=list)
-    box_count: int = 0
-
-    COLUMNS = ("id", "file_name", "source_ref", "thumbnail_key", "error_code", "error_message", "is_labeled")
-
-    @property
-    def pk(self) -> int:
-        return self.id
-
-
-@dataclass
-class GalleryPage:
-    images: list[GalleryImage]
-    next_after: int | None
-    prev_before: int | None
-    has_prev: bool = False
-    extra: dict = field(default_factory=dict)
-
-
-def _gallery_rows_read(page: QuerySet, *, descending: bool) -> tuple[str, list] | None:
-    """The read of the page's rows (a limited, ordered values_list of GalleryImage.COLUMNS) with each
-    image's image-level labels (by name) and its box count: a row per image and label, for
-    _gallery_rows_from. None for a page that cannot have a row.
-
-    Written in SQL around the ORM's page: the ORM spent ten times as long compiling these reads (a join
-    to the labels, a count of boxes per image) as the database spent answering them, and a second
-    query for them was a round trip on every page. Plain joins, which SQLite (`make run`) has too.
-    """
-    try:
-        sql, params = page.query.sql_with_params()
-    except EmptyResultSet:
-        return None
-    label, image_label, box = (model._meta.db_table for model in (Label, ImageLabel, BoundingBox))
-    return (
-        f'SELECT page.*, l."id", l."name", (SELECT count(*) FROM "{box}" b WHERE b."image_id" = page."id") '
-        f'FROM ({sql}) page LEFT JOIN "{image_label}" il ON il."image_id" = page."id" '
-        f'LEFT JOIN "{label}" l ON l."id" = il."label_id" '
-        f'ORDER BY page."id" {"DESC" if descending else "ASC"}, l."name", l."id"',
-        list(params),
-    )
-
-
-def _gallery_rows_from(rows) -> list[GalleryImage]:
-    columns = len(GalleryImage.COLUMNS)
-    images: dict[int, GalleryImage] = {}
-    for row in rows:
-        image = images.get(row[0])
-        if image is None:
-            image = images[row[0]] = GalleryImage(*row[:columns], box_count=row[-1])
-        if row[columns] is not None:
-            image.labels.append((row[columns], row[columns + 1]))
-    return list(images.values())
-
-
 def _keyset(*, dataset: Dataset, filters: GalleryFilter, after: int | None, before: int | None) -> RawSQL:
     """The page's position as a row comparison on the columns of the index that serves the filter.
 
@@ -309,33 +252,6 @@ def _keyset(*, dataset: Dataset, filters: GalleryFilter, after: int | None, befo
     if before is not None:
         return RawSQL(f"({row}) < ({marks})", [*values, before], output_field=BooleanField())
     return RawSQL(f"({row}) > ({marks})", [*values, after or 0], output_field=BooleanField())
-
-
-@dataclass(frozen=True)
-class GalleryPageRead:
-    """A page of the gallery to read (`read`, None for a page that cannot have a row) and how its
-    rows make the page (`page`): apart, so a view can read it together with others (sql_batch)."""
-
-    read: tuple[str, list] | None
-    descending: bool
-    after: int | None
-
-    def page(self, rows) -> GalleryPage:
-        images = _gallery_rows_from(rows)
-        if self.descending:
-            has_prev = len(images) > PAGE_SIZE
-            images = list(reversed(images[:PAGE_SIZE]))
-            has_next = True
-        else:
-            has_next = len(images) > PAGE_SIZE
-            images = images[:PAGE_SIZE]
-            has_prev = self.after is not None
-        return GalleryPage(
-            images=images,
-            next_after=images[-1].id if images and has_next else None,
-            prev_before=images[0].id if images and has_prev else None,
-            has_prev=has_prev,
-        )
 
 
 def dataset_images_read(
@@ -370,7 +286,7 @@ def dataset_images_read(
             qs = qs.filter(id__gt=after)
         qs = qs.order_by("id")
     return GalleryPageRead(
-        read=_gallery_rows_read(qs[: PAGE_SIZE + 1], descending=descending), descending=descending, after=after
+        read=gallery_rows_read(qs[: PAGE_SIZE + 1], descending=descending), descending=descending, after=after
     )
 
 
@@ -423,3 +339,21 @@ def health_groups(*, report, check_code: str, limit: int = 20) -> list[list[int]
     for group, image_id in rows:
         groups.setdefault(group, []).append(image_id)
     return list(groups.values())
+
+
+def labeling_last_action(*, dataset: Dataset, user) -> LabelingAction | None:
+    """The user's last labeling action in the dataset, as the toolbar names it (without its undo
+    payload, which for a change to many images is long).
+
+    Cached under the dataset's stats_version as the page read it: every action is logged, and every
+    undo deletes one, in the transaction that bumps the version (`_log`, `labeling_undo`), so a new
+    version is the only way the answer changes.
+    """
+    key = f"labeling-last-action:{dataset.pk}:{user.pk}:{dataset.stats_version}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached or None
+    actions = LabelingAction.objects.filter(dataset_id=dataset.pk, user_id=user.pk)
+    action = actions.only("id", "description").order_by("-id").first()
+    cache.set(key, action or "", timeout=3600)
+    return action

@@ -10,7 +10,7 @@ from customlabels.numbers import int_or_none
 from projects import selectors as project_selectors
 from projects.s3_access import Use, grants_from, grants_read, request_s3, request_s3_made
 
-from .. import counts, labeling, selectors
+from .. import counts, selectors
 from ..imports import progress as import_progress
 from ..imports import recovery
 from ..models import Dataset
@@ -117,7 +117,7 @@ def gallery_context(
     }
     if labeling_mode:
         context["matching_count"] = _matching_count(dataset, filters, stats, labels)
-        context["last_action"] = labeling.labeling_last_action(dataset=dataset, user=request.user)
+        context["last_action"] = selectors.labeling_last_action(dataset=dataset, user=request.user)
     if progress:
         context.update(progress_context(dataset, latest=results.get("latest")))
     return context
