@@ -93,6 +93,7 @@ def _floor_share(server: kit.S3Server, indexes: range, threads: int) -> int:
     from PIL import Image
 
     from datasets.operations.thumbnails import THUMBNAIL_SIZE, thumbnail_size
+    from projects.console_storage import THUMBNAILS_PER_FOLDER
 
     client = server.client(pool=threads * 2)  # a client of this process's own (one made before a fork is not safe)
 
@@ -104,7 +105,9 @@ def _floor_share(server: kit.S3Server, indexes: range, threads: int) -> int:
             small.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
             out = io.BytesIO()
             small.save(out, "JPEG", quality=80)
-        client.put_object(Bucket=FLOOR_BUCKET, Key=f"floor/{i}.jpg", Body=out.getvalue(), ContentType="image/jpeg")
+        # The console's folder layout (a thousand thumbnails to a folder), so both pay the S3 server the same.
+        key = f"floor/{i // THUMBNAILS_PER_FOLDER}/{i}.jpg"
+        client.put_object(Bucket=FLOOR_BUCKET, Key=key, Body=out.getvalue(), ContentType="image/jpeg")
         return len(data)
 
     with ThreadPoolExecutor(threads) as pool:

@@ -13,7 +13,9 @@ def _allowed(bucket, key, *, use=Use.IMPORT, grants=(), user_id=7):
 
 
 def test_an_images_thumbnail_is_kept_under_its_owners_and_datasets_prefix():
-    assert console_storage.thumbnail_key(3, 7, 42) == "users/3/thumbnails/7/42.jpg"
+    assert console_storage.thumbnail_key(3, 7, 42) == "users/3/thumbnails/7/0/42.jpg"
+    # A thousand to a folder, so that no folder of a large dataset holds them all.
+    assert console_storage.thumbnail_key(3, 7, 123_456) == "users/3/thumbnails/7/123/123456.jpg"
     assert console_storage.thumbnail_key(3, 7, 42).startswith(console_storage.thumbnail_prefix(3, 7))
     assert not console_storage.thumbnail_key(3, 70, 42).startswith(console_storage.thumbnail_prefix(3, 7))
     assert not console_storage.thumbnail_key(30, 7, 42).startswith(console_storage.user_prefix(3))

@@ -6,6 +6,7 @@ from datasets import labeling, services
 from datasets.errors import DatasetError
 from datasets.imports import copy as copy_import
 from datasets.models import BoundingBox, Dataset, Image, ImportJob, Label
+from projects.console_storage import thumbnail_key
 from tests.factories import DatasetFactory
 
 from ..support import (
@@ -60,7 +61,7 @@ def test_a_copy_holds_the_same_entries_changes_on_its_own_and_outlives_its_sourc
     thumbnails = dict(copy.images.values_list("file_name", "thumbnail_key"))
     assert thumbnails.pop("tiny.png") == ""
     assert thumbnails == {
-        name: f"users/{user.pk}/thumbnails/{copy.pk}/{pk}.jpg"
+        name: thumbnail_key(user.pk, copy.pk, pk)
         for name, pk in copy.images.values_list("file_name", "id")
         if name in thumbnails
     }

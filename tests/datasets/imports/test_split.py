@@ -11,6 +11,7 @@ from datasets.errors import DatasetError
 from datasets.imports import jobs, split
 from datasets.models import BoundingBox, Dataset, Image, ImageLabel, ImportJob
 from datasets.operations.thumbnail_queue import thumbnails_sweep
+from projects.console_storage import thumbnail_key
 from tests.factories import DatasetFactory, ImportJobFactory
 
 from ..support import (
@@ -68,10 +69,10 @@ def test_create_test_dataset_moves_20_percent_of_each_label_with_labels_boxes_an
     assert (job.source, job.status, job.found, job.images.count()) == (ImportJob.Source.SPLIT, "SUCCEEDED", 10, 10)
 
     moved = dict(test.images.values_list("id", "thumbnail_key"))
-    assert moved == {pk: f"users/{user.pk}/thumbnails/{test.pk}/{pk}.jpg" for pk in moved}
+    assert moved == {pk: thumbnail_key(user.pk, test.pk, pk) for pk in moved}
     assert keys_under(s3, console_bucket.name, f"users/{user.pk}/thumbnails/{test.pk}/") == set(moved.values())
     assert keys_under(s3, console_bucket.name, f"users/{user.pk}/thumbnails/{train.pk}/") == old_thumbnails - {
-        f"users/{user.pk}/thumbnails/{train.pk}/{pk}.jpg" for pk in moved
+        thumbnail_key(user.pk, train.pk, pk) for pk in moved
     }
 
     services.dataset_delete(dataset=train)

@@ -16,6 +16,7 @@ from django.urls import reverse
 from datasets.errors import DatasetError
 from datasets.imports import upload as uploads
 from datasets.models import Dataset, Image, ImportJob
+from projects.console_storage import thumbnail_key
 from tests.factories import DatasetFactory, ImageFactory, ProjectFactory
 
 from ..dom import control_for, parse
@@ -81,7 +82,7 @@ def test_thirty_images_are_stored_in_the_console_bucket_under_assets(client_user
     assert stored_names(s3, console_bucket.name, dataset) == sorted(files)
     assert keys(s3, console_bucket.name, "users/") == sorted(
         [stored_key(dataset, name) for name in files]
-        + [f"users/{dataset.project.owner_id}/thumbnails/{dataset.pk}/{f['image_id']}.jpg" for f in body["files"]]
+        + [thumbnail_key(dataset.project.owner_id, dataset.pk, f["image_id"]) for f in body["files"]]
     )
     for name, data in files.items():
         stored = s3.get_object(Bucket=console_bucket.name, Key=stored_key(dataset, name))
@@ -98,7 +99,7 @@ def test_thirty_images_are_stored_in_the_console_bucket_under_assets(client_user
         assert image.format == ("JPEG" if image.file_name.endswith(".jpg") else "PNG")
         # The thumbnail is made in the request, so the gallery shows it at once.
         assert not image.needs_thumbnail
-        assert image.thumbnail_key == f"users/{dataset.project.owner_id}/thumbnails/{dataset.pk}/{image.pk}.jpg"
+        assert image.thumbnail_key == thumbnail_key(dataset.project.owner_id, dataset.pk, image.pk)
         s3.head_object(Bucket=console_bucket.name, Key=image.thumbnail_key)
     dataset.refresh_from_db()
     assert dataset.status == Dataset.Status.UPDATE_COMPLETE
