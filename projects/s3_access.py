@@ -24,10 +24,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.db.models import Q
 
-from customlabels import s3, s3_multipart, s3_stream
+from customlabels import s3, s3_multipart, s3_stream, sql_batch
 
 from . import console_storage
 from .models import S3AccessGrant
@@ -73,10 +72,7 @@ def grants_from(rows) -> list[Grant]:
 
 def grants_of(user_id: int) -> list[Grant]:
     """The grants of the user and of the user's groups, read now."""
-    sql, params = grants_read(user_id)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return grants_from(cursor.fetchall())
+    return grants_from(sql_batch.read_all([grants_read(user_id)])[0])
 
 
 def allowed(*, user_id: int, grants: list[Grant], console: str | None, bucket: str, key: str, use: Use) -> bool:
